@@ -1,0 +1,67 @@
+//! Per-thread runtime context: which runtime `spindle::spawn` targets, and whether this thread
+//! is already driving a scheduler (so a nested `block_on` can be refused instead of
+//! deadlocking).
+
+use std::cell::{Cell, RefCell};
+
+use super::Handle;
+
+crate::loom::thread_local! {
+    static CURRENT: RefCell<Option<Handle>> = RefCell::new(None);
+    static DRIVING: Cell<bool> = Cell::new(false);
+}
+
+/// Makes `handle` the target of `spindle::spawn` on this thread until dropped.
+#[must_use = "the runtime is current only while the guard lives"]
+pub struct EnterGuard {
+    previous: Option<Handle>,
+}
+
+impl std::fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn enter(handle: Handle) -> EnterGuard {
+    let previous = CURRENT.with(|current| current.borrow_mut().replace(handle));
+    EnterGuard { previous }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // Swap out, then drop the old handle outside the borrow: dropping a handle may drop a
+        // runtime, whose tasks' destructors may look at the context again.
+        let _entered = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
+    }
+}
+
+/// The runtime `spindle::spawn` would use here, if any.
+pub(crate) fn current() -> Option<Handle> {
+    CURRENT.with(|current| current.borrow().clone())
+}
+
+/// Marks this thread as driving a scheduler until the guard drops.
+pub(crate) struct DrivingGuard(());
+
+/// Claims this thread for a scheduler.
+///
+/// # Panics
+/// If the thread already drives one: blocking it again from inside a task would stop every
+/// task of the outer runtime (a current-thread runtime would deadlock outright).
+pub(crate) fn start_driving() -> DrivingGuard {
+    if DRIVING.with(|driving| driving.replace(true)) {
+        panic!(
+            "cannot block_on inside a spindle runtime: this thread is already driving one. \
+             Await the future instead, or run the blocking code with spawn_blocking."
+        );
+    }
+    DrivingGuard(())
+}
+
+impl Drop for DrivingGuard {
+    fn drop(&mut self) {
+        DRIVING.with(|driving| driving.set(false));
+    }
+}

@@ -1,0 +1,401 @@
+//! The current-thread scheduler: every task runs on the thread that calls `block_on`.
+//!
+//! # Structure
+//! - [`Shared`] is what tasks and handles hold: the injection queue (spawns and wakes from
+//!   other threads), the owned-tasks set, the unparker, the counters.
+//! - [`Core`] is what the driving thread owns: the local run queue (a `VecDeque`, no locks)
+//!   and the parker. Between `block_on` calls it rests in `Shared::core`; during one, it lives
+//!   in this thread's `ACTIVE_CORE`, so a wake on the driving thread pushes to the local queue
+//!   without a lock, and a wake anywhere else goes through the injection queue and unparks.
+//!
+//! # Fairness
+//! Tasks run in FIFO order, and a task that wakes itself (`yield_now`) goes to the back, so
+//! an always-ready task cannot starve the others. Every [`DEFAULT_EVENT_INTERVAL`] (61) task
+//! polls the scheduler polls the `block_on` future if it was woken and lets the driver check
+//! for I/O without blocking; every [`DEFAULT_GLOBAL_QUEUE_INTERVAL`] (31) polls it takes from
+//! the injection queue first, so remote wakes cannot starve behind a busy local queue.
+//!
+//! # No lost wake-up
+//! The loop checks for work, then parks; wakes add work, then unpark. The parker keeps an
+//! unpark that arrives before the park as a token, so the order does not matter (loom model
+//! `loom_wake_racing_with_park_is_not_lost`).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use super::context;
+use super::metrics::{Metrics, RemoteCounters, WorkerCounters};
+use super::park::{Park, ThreadParker, Unpark};
+use super::Handle;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use crate::loom::sync::{Arc, Mutex};
+use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, Schedule};
+
+/// Task polls between two looks at the `block_on` future and the I/O driver.
+pub(crate) const DEFAULT_EVENT_INTERVAL: u32 = 61;
+/// Task polls between two looks at the injection queue before the local one.
+pub(crate) const DEFAULT_GLOBAL_QUEUE_INTERVAL: u32 = 31;
+
+type Task = Notified<Arc<Shared>>;
+
+/// The part of the runtime every task and handle points at.
+pub(crate) struct Shared {
+    inject: Mutex<Inject>,
+    /// `inject.queue.len()`, readable without the lock so an empty queue costs no lock.
+    inject_len: AtomicUsize,
+    owned: OwnedTasks<Arc<Shared>>,
+    /// Wakes the driving thread (a clone of the core's parker's unparker).
+    unpark: Arc<dyn Unpark>,
+    /// The core while no thread drives it.
+    core: Mutex<Option<Box<Core>>>,
+    /// `block_on` callers on other threads waiting for the core.
+    core_waiters: Mutex<Vec<Arc<dyn Unpark>>>,
+    /// Written only by the thread holding the core.
+    counters: WorkerCounters,
+    remote_counters: RemoteCounters,
+    event_interval: u32,
+    global_queue_interval: u32,
+}
+
+struct Inject {
+    queue: VecDeque<Task>,
+    /// Set at shutdown: entries pushed afterwards are dropped at once, so no task (and its
+    /// reference to `Shared`) can be stranded in a queue nobody drains.
+    closed: bool,
+}
+
+struct Core {
+    queue: VecDeque<Task>,
+    tick: u32,
+    /// Taken out while parking so that the driver can wake tasks (which pushes to `queue`).
+    park: Option<Box<dyn Park>>,
+}
+
+crate::loom::thread_local! {
+    /// The core this thread is driving, with its runtime. At most one: `block_on` cannot nest.
+    static ACTIVE_CORE: RefCell<Option<(Arc<Shared>, Box<Core>)>> = RefCell::new(None);
+}
+
+/// The runtime-owned part: dropping it shuts the scheduler down.
+pub(crate) struct CurrentThread {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Config {
+    pub(crate) event_interval: u32,
+    pub(crate) global_queue_interval: u32,
+}
+
+impl CurrentThread {
+    pub(crate) fn new(config: Config) -> CurrentThread {
+        Self::with_park(config, Box::new(ThreadParker::new()))
+    }
+
+    pub(crate) fn with_park(config: Config, park: Box<dyn Park>) -> CurrentThread {
+        let shared = Arc::new(Shared {
+            inject: Mutex::new(Inject {
+                queue: VecDeque::new(),
+                closed: false,
+            }),
+            inject_len: AtomicUsize::new(0),
+            owned: OwnedTasks::new(1),
+            unpark: park.unparker(),
+            core: Mutex::new(Some(Box::new(Core {
+                queue: VecDeque::with_capacity(256),
+                tick: 0,
+                park: Some(park),
+            }))),
+            core_waiters: Mutex::new(Vec::new()),
+            counters: WorkerCounters::default(),
+            remote_counters: RemoteCounters::default(),
+            event_interval: config.event_interval.max(1),
+            global_queue_interval: config.global_queue_interval.max(1),
+        });
+        CurrentThread { shared }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(crate) fn block_on<F: Future>(&self, handle: &Handle, future: F) -> F::Output {
+        let _driving = context::start_driving();
+        let _entered = context::enter(handle.clone());
+        let shared = &self.shared;
+        let mut future = pin!(future);
+
+        // Wait for the core, polling our own future meanwhile: another thread may be in
+        // `block_on` on this runtime.
+        let own_parker = ThreadParker::new();
+        let signal = Arc::new(BlockOnSignal {
+            woken: AtomicBool::new(true),
+            target: Mutex::new(own_parker.unparker()),
+        });
+        let waker = Waker::from(signal.clone_std());
+        let mut cx = Context::from_waker(&waker);
+        let mut own_parker: Box<dyn Park> = Box::new(own_parker);
+        let core = loop {
+            if let Some(core) = shared.take_core(own_parker.as_ref()) {
+                break core;
+            }
+            if signal.take_woken() {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            own_parker.park(None);
+        };
+
+        // From here on our future's wakes must unpark the core's parker. Poll once more
+        // unconditionally: a wake may have gone to the old target while we switched.
+        *signal.target.lock().unwrap() = shared.unpark.clone();
+        signal.woken.store(true, SeqCst);
+
+        let _core_guard = CoreGuard::install(shared.clone(), core);
+        loop {
+            if signal.take_woken() {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            let mut ran = 0;
+            while ran < shared.event_interval {
+                let Some(task) = next_local_or_injected(shared) else {
+                    break;
+                };
+                let report = task.run();
+                shared.counters.record_run(report);
+                ran += 1;
+            }
+            if ran == shared.event_interval {
+                // Still busy: let the driver look for I/O events without sleeping.
+                park_core(Some(Duration::ZERO));
+            } else if !signal.is_woken() {
+                shared.counters.record_park();
+                park_core(None);
+            }
+        }
+    }
+}
+
+impl Drop for CurrentThread {
+    /// Cancels every task on this thread, drops every queued entry, and closes the queues so
+    /// that later spawns and wakes (from wakers that outlive the runtime) are refused.
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        let core = shared.core.lock().unwrap().take();
+        // Futures being dropped may spawn or wake: run them with this runtime current so
+        // those calls see the closed runtime rather than panicking for lack of one.
+        let _entered = context::enter(Handle::current_thread(shared.clone()));
+        for task in shared.owned.close_and_take_all() {
+            task.shutdown();
+        }
+        let injected = {
+            let mut inject = shared.inject.lock().unwrap();
+            inject.closed = true;
+            shared.inject_len.store(0, Release);
+            std::mem::take(&mut inject.queue)
+        };
+        // Drop entries outside the lock: freeing a task runs user destructors.
+        drop(injected);
+        drop(core);
+        debug_assert!(shared.owned.is_empty());
+    }
+}
+
+impl Shared {
+    /// Spawns a task on this runtime. The caller ensures `F` may be polled here (it is `Send`,
+    /// or wrapped for `spawn_local`).
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+    {
+        let (owned, notified, join) = task::new_task(future, self.clone());
+        if let Err(owned) = self.owned.insert(owned) {
+            // The runtime shut down: the task is cancelled before it ever runs.
+            owned.shutdown();
+            return join;
+        }
+        self.push(notified, Event::Spawn);
+        join
+    }
+
+    /// Queues a task: locally if this thread drives our core, else through the injection
+    /// queue.
+    fn push(self: &Arc<Self>, task: Task, event: Event) {
+        let task = ACTIVE_CORE.with(|active| {
+            let mut active = active.borrow_mut();
+            match active.as_mut() {
+                Some((shared, core)) if Arc::ptr_eq(shared, self) => {
+                    core.queue.push_back(task);
+                    match event {
+                        Event::Spawn => self.counters.record_spawn(),
+                        Event::Wake => self.counters.record_wake(),
+                    }
+                    None
+                }
+                _ => Some(task),
+            }
+        });
+        if let Some(task) = task {
+            match event {
+                Event::Spawn => self.remote_counters.record_spawn(),
+                Event::Wake => self.remote_counters.record_wake(),
+            }
+            self.push_remote(task);
+        }
+    }
+
+    fn push_remote(&self, task: Task) {
+        let mut inject = self.inject.lock().unwrap();
+        if inject.closed {
+            drop(inject);
+            drop(task); // the task is complete (shutdown cancelled it); drop the entry
+            return;
+        }
+        inject.queue.push_back(task);
+        self.inject_len.store(inject.queue.len(), Release);
+        drop(inject);
+        self.unpark.unpark();
+    }
+
+    fn pop_remote(&self) -> Option<Task> {
+        if self.inject_len.load(Acquire) == 0 {
+            return None;
+        }
+        let mut inject = self.inject.lock().unwrap();
+        let task = inject.queue.pop_front();
+        self.inject_len.store(inject.queue.len(), Release);
+        task
+    }
+
+    /// Takes the core, or registers `waiter` to be unparked when it is released.
+    fn take_core(&self, waiter: &dyn Park) -> Option<Box<Core>> {
+        if let Some(core) = self.core.lock().unwrap().take() {
+            return Some(core);
+        }
+        self.core_waiters.lock().unwrap().push(waiter.unparker());
+        // Released between our two looks? Then nobody will unpark us: take it now.
+        self.core.lock().unwrap().take()
+    }
+
+    fn release_core(&self, core: Box<Core>) {
+        *self.core.lock().unwrap() = Some(core);
+        for waiter in self.core_waiters.lock().unwrap().drain(..) {
+            waiter.unpark();
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> Metrics {
+        let mut metrics = self.counters.snapshot();
+        metrics.merge(&self.remote_counters.snapshot());
+        metrics.workers = 1;
+        metrics
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Event {
+    Spawn,
+    Wake,
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Task) {
+        self.push(task, Event::Wake);
+    }
+
+    fn release(&self, task: &OwnedTask<Self>) -> Option<OwnedTask<Self>> {
+        self.owned.remove(task)
+    }
+}
+
+/// The next task for the driving thread, alternating fairly between the two queues.
+fn next_local_or_injected(shared: &Shared) -> Option<Task> {
+    ACTIVE_CORE.with(|active| {
+        let mut active = active.borrow_mut();
+        let (_, core) = active.as_mut().expect("the driving thread holds the core");
+        core.tick = core.tick.wrapping_add(1);
+        if core.tick % shared.global_queue_interval == 0 {
+            shared.pop_remote().or_else(|| core.queue.pop_front())
+        } else {
+            core.queue.pop_front().or_else(|| shared.pop_remote())
+        }
+    })
+}
+
+/// Parks the driving thread. The parker is taken out of the core first: an I/O driver wakes
+/// tasks while it parks, and those wakes push to the core's queue.
+fn park_core(timeout: Option<Duration>) {
+    let take = |park: Option<Box<dyn Park>>| {
+        ACTIVE_CORE.with(|active| {
+            let mut active = active.borrow_mut();
+            let (_, core) = active.as_mut().expect("the driving thread holds the core");
+            std::mem::replace(&mut core.park, park)
+        })
+    };
+    let mut park = take(None).expect("the core has its parker");
+    park.park(timeout);
+    take(Some(park));
+}
+
+/// Puts the core into `ACTIVE_CORE` and gives it back to `Shared` when dropped (also when the
+/// `block_on` future panics).
+struct CoreGuard;
+
+impl CoreGuard {
+    fn install(shared: Arc<Shared>, core: Box<Core>) -> CoreGuard {
+        ACTIVE_CORE.with(|active| *active.borrow_mut() = Some((shared, core)));
+        CoreGuard
+    }
+}
+
+impl Drop for CoreGuard {
+    fn drop(&mut self) {
+        let taken = ACTIVE_CORE.with(|active| active.borrow_mut().take());
+        if let Some((shared, core)) = taken {
+            shared.release_core(core);
+        }
+    }
+}
+
+/// The `block_on` future's waker: a flag, and the parker of whichever thread waits for it.
+struct BlockOnSignal {
+    woken: AtomicBool,
+    target: Mutex<Arc<dyn Unpark>>,
+}
+
+impl BlockOnSignal {
+    fn take_woken(&self) -> bool {
+        self.woken.swap(false, SeqCst)
+    }
+
+    fn is_woken(&self) -> bool {
+        self.woken.load(SeqCst)
+    }
+
+    /// `std::task::Wake` needs a `std::sync::Arc`; under loom our `Arc` is loom's, so the
+    /// signal is wrapped once more. The wrapper is not part of any protocol.
+    fn clone_std(self: &Arc<Self>) -> std::sync::Arc<SignalWaker> {
+        std::sync::Arc::new(SignalWaker(self.clone()))
+    }
+}
+
+struct SignalWaker(Arc<BlockOnSignal>);
+
+impl Wake for SignalWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        // Set the flag before unparking: the loop checks the flag after every unpark.
+        self.0.woken.store(true, SeqCst);
+        let target = self.0.target.lock().unwrap().clone();
+        target.unpark();
+    }
+}

@@ -1,0 +1,141 @@
+//! The park seam: how a scheduler thread sleeps when it has nothing to run, and how any
+//! thread wakes it.
+//!
+//! Schedulers only see the two traits. [`ThreadParker`] (a mutex and condvar) is the plain
+//! implementation; the reactor's driver implements the same traits by blocking in
+//! `epoll_wait`/`kevent` and waking through `mio::Waker`, without the schedulers changing.
+//!
+//! The contract that makes wake-ups impossible to lose: `unpark` leaves a token if nobody is
+//! parked, and the next `park` consumes it and returns at once. So "check for work, then
+//! park" can race with "add work, then unpark" in any order (loom model
+//! `loom_wake_racing_with_park_is_not_lost`).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::{Arc, Condvar, Mutex};
+
+/// Blocks the thread that drives a scheduler.
+pub(crate) trait Park: Send + 'static {
+    /// Blocks until [`Unpark::unpark`] is called (or returns at once if a token is waiting).
+    /// With a timeout, returns after at most that long; `Duration::ZERO` only takes a waiting
+    /// token and polls for events. May also return spuriously.
+    fn park(&mut self, timeout: Option<Duration>);
+
+    /// A handle that wakes this parker from any thread.
+    fn unparker(&self) -> Arc<dyn Unpark>;
+}
+
+/// Wakes a [`Park`] from any thread.
+pub(crate) trait Unpark: Send + Sync + 'static {
+    fn unpark(&self);
+}
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+/// A parker built on a mutex and a condition variable.
+pub(crate) struct ThreadParker {
+    inner: Arc<ParkerInner>,
+}
+
+struct ParkerInner {
+    state: AtomicUsize,
+    lock: Mutex<()>,
+    condvar: Condvar,
+}
+
+impl ThreadParker {
+    pub(crate) fn new() -> ThreadParker {
+        ThreadParker {
+            inner: Arc::new(ParkerInner {
+                state: AtomicUsize::new(EMPTY),
+                lock: Mutex::new(()),
+                condvar: Condvar::new(),
+            }),
+        }
+    }
+}
+
+impl Default for ThreadParker {
+    fn default() -> ThreadParker {
+        ThreadParker::new()
+    }
+}
+
+impl fmt::Debug for ThreadParker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadParker").finish_non_exhaustive()
+    }
+}
+
+impl Park for ThreadParker {
+    fn park(&mut self, timeout: Option<Duration>) {
+        self.inner.park(timeout)
+    }
+
+    fn unparker(&self) -> Arc<dyn Unpark> {
+        self.inner.clone()
+    }
+}
+
+impl ParkerInner {
+    fn park(&self, timeout: Option<Duration>) {
+        // A waiting token: take it and return without locking.
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+        if timeout == Some(Duration::ZERO) {
+            return;
+        }
+        let mut guard = self.lock.lock().unwrap();
+        match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                // Unparked between the first check and taking the lock.
+                self.state.store(EMPTY, SeqCst);
+                return;
+            }
+            Err(other) => unreachable!("a parker has one owner; state {other}"),
+        }
+        match timeout {
+            None => loop {
+                guard = self.condvar.wait(guard).unwrap();
+                if self
+                    .state
+                    .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+                    .is_ok()
+                {
+                    return; // a real unpark, not a spurious wake-up
+                }
+            },
+            Some(timeout) => {
+                let (_guard, _) = self.condvar.wait_timeout(guard, timeout).unwrap();
+                // Timed out or unparked: either way the state goes back to EMPTY, taking any
+                // token that arrived.
+                self.state.store(EMPTY, SeqCst);
+            }
+        }
+    }
+}
+
+impl Unpark for ParkerInner {
+    fn unpark(&self) {
+        match self.state.swap(NOTIFIED, SeqCst) {
+            EMPTY | NOTIFIED => {} // the token waits for the next park
+            PARKED => {
+                // Taking the lock orders this notify after the parker's wait began: the
+                // parker set PARKED while holding the lock and only releases it in `wait`.
+                drop(self.lock.lock().unwrap());
+                self.condvar.notify_one();
+            }
+            other => unreachable!("parker state {other}"),
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! `Builder`, `Runtime` and `Handle`: the public face of the schedulers.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+
+use super::context::{self, EnterGuard};
+use super::current_thread::{self, CurrentThread};
+use super::metrics::Metrics;
+use crate::loom::sync::Arc;
+use crate::task::JoinHandle;
+
+/// Configures and builds a [`Runtime`], like `tokio::runtime::Builder`.
+///
+/// ```
+/// use spindle::runtime::Builder;
+///
+/// let rt = Builder::new_current_thread().build().unwrap();
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    kind: Kind,
+    event_interval: u32,
+    global_queue_interval: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    CurrentThread,
+}
+
+impl Builder {
+    /// A runtime whose tasks all run on the thread that calls [`Runtime::block_on`].
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            kind: Kind::CurrentThread,
+            event_interval: current_thread::DEFAULT_EVENT_INTERVAL,
+            global_queue_interval: current_thread::DEFAULT_GLOBAL_QUEUE_INTERVAL,
+        }
+    }
+
+    /// Task polls between two checks of the `block_on` future and of I/O events (default 61).
+    pub fn event_interval(&mut self, polls: u32) -> &mut Builder {
+        self.event_interval = polls;
+        self
+    }
+
+    /// Task polls between two checks of the injection queue ahead of the local one (default 31).
+    pub fn global_queue_interval(&mut self, polls: u32) -> &mut Builder {
+        self.global_queue_interval = polls;
+        self
+    }
+
+    /// Builds the runtime.
+    ///
+    /// # Errors
+    /// `InvalidInput` if an interval is zero.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        if self.event_interval == 0 || self.global_queue_interval == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "event_interval and global_queue_interval must be at least 1",
+            ));
+        }
+        match self.kind {
+            Kind::CurrentThread => {
+                let scheduler = CurrentThread::new(current_thread::Config {
+                    event_interval: self.event_interval,
+                    global_queue_interval: self.global_queue_interval,
+                });
+                let handle = Handle::current_thread(scheduler.shared().clone());
+                Ok(Runtime {
+                    handle,
+                    flavor: Flavor::CurrentThread(scheduler),
+                })
+            }
+        }
+    }
+}
+
+/// A spindle runtime: a scheduler, its tasks, and (later) its I/O driver.
+///
+/// Dropping it cancels every task it owns: each future is dropped exactly once, and each
+/// [`JoinHandle`] resolves to a cancelled [`JoinError`](crate::task::JoinError).
+pub struct Runtime {
+    handle: Handle,
+    flavor: Flavor,
+}
+
+enum Flavor {
+    CurrentThread(CurrentThread),
+}
+
+impl Runtime {
+    /// Runs `future` to completion on this thread, running the runtime's tasks meanwhile.
+    ///
+    /// # Panics
+    /// If this thread is already driving a runtime (a `block_on` inside a task).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match &self.flavor {
+            Flavor::CurrentThread(scheduler) => scheduler.block_on(&self.handle, future),
+        }
+    }
+
+    /// Spawns a task on this runtime. See [`Handle::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// A handle that spawns onto this runtime from anywhere.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Makes this runtime the one `spindle::spawn` uses on this thread, until the guard drops.
+    pub fn enter(&self) -> EnterGuard {
+        context::enter(self.handle.clone())
+    }
+
+    /// A snapshot of the runtime's counters.
+    pub fn metrics(&self) -> Metrics {
+        self.handle.metrics()
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flavor = match self.flavor {
+            Flavor::CurrentThread(_) => "current_thread",
+        };
+        f.debug_struct("Runtime").field("flavor", &flavor).finish()
+    }
+}
+
+/// A cheap, cloneable reference to a runtime, for spawning from other threads.
+#[derive(Clone)]
+pub struct Handle {
+    scheduler: Scheduler,
+}
+
+#[derive(Clone)]
+enum Scheduler {
+    CurrentThread(Arc<current_thread::Shared>),
+}
+
+impl Handle {
+    pub(crate) fn current_thread(shared: Arc<current_thread::Shared>) -> Handle {
+        Handle {
+            scheduler: Scheduler::CurrentThread(shared),
+        }
+    }
+
+    /// The runtime this thread is running in.
+    ///
+    /// # Panics
+    /// Outside a runtime; see [`try_current`](Self::try_current).
+    pub fn current() -> Handle {
+        Handle::try_current().unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// The runtime this thread is running in, if any.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        context::current().ok_or(TryCurrentError(()))
+    }
+
+    /// Spawns a task. It starts running when the runtime next runs tasks (inside `block_on`
+    /// for a current-thread runtime). If the runtime has shut down, the task is cancelled at
+    /// once and its handle resolves to a cancelled error.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.scheduler {
+            Scheduler::CurrentThread(shared) => shared.spawn(future),
+        }
+    }
+
+    /// Spawns a `!Send` task, which the caller guarantees only this thread will poll.
+    pub(crate) fn spawn_local_unchecked<F>(&self, future: F) -> Option<JoinHandle<F::Output>>
+    where
+        F: Future + 'static,
+    {
+        match &self.scheduler {
+            Scheduler::CurrentThread(shared) => Some(shared.spawn(future)),
+        }
+    }
+
+    /// Makes this runtime the one `spindle::spawn` uses on this thread, until the guard drops.
+    pub fn enter(&self) -> EnterGuard {
+        context::enter(self.clone())
+    }
+
+    /// A snapshot of the runtime's counters.
+    pub fn metrics(&self) -> Metrics {
+        match &self.scheduler {
+            Scheduler::CurrentThread(shared) => shared.metrics(),
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// Returned by [`Handle::try_current`] outside a runtime.
+#[derive(Debug)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "there is no spindle runtime on this thread: call this from inside \
+             `Runtime::block_on`, a spawned task, or after `Runtime::enter`",
+        )
+    }
+}
+
+impl std::error::Error for TryCurrentError {}

@@ -1,0 +1,47 @@
+//! # spindle
+//!
+//! A concurrency runtime written from scratch, one component per form of concurrency in
+//! *Asynchronous Python: various forms of concurrency* (the article in `shared/seed`):
+//!
+//! | form in the article              | spindle                                   | module            |
+//! |----------------------------------|-------------------------------------------|-------------------|
+//! | coroutines on an event loop      | tasks, `spawn`, `JoinHandle`              | [`task`]          |
+//! | the loop that picks the next one | current-thread scheduler, naive scheduler | [`executor`], [`runtime`] |
+//! | futures passed between tasks     | oneshot and mpsc channels                 | [`sync`]          |
+//!
+//! Start reading at [`task`] (one allocation per task, the state machine), then
+//! [`executor`] (who runs next and why nothing is polled without a wake).
+//!
+//! Internals that the proofs rest on go through [`loom`](crate::loom) (private): `std` in a
+//! normal build, the loom model checker's primitives under `--cfg loom`.
+//!
+//! ```
+//! let rt = spindle::runtime::Builder::new_current_thread().build().unwrap();
+//! let total = rt.block_on(async {
+//!     let handles: Vec<_> = (1..=3).map(|i| spindle::spawn(async move { i * 10 })).collect();
+//!     let mut total = 0;
+//!     for handle in handles {
+//!         total += handle.await.unwrap();
+//!     }
+//!     total
+//! });
+//! assert_eq!(total, 60);
+//! assert_eq!(rt.metrics().wasted_polls, 0);
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub(crate) mod loom;
+
+pub mod executor;
+pub mod sync;
+pub mod task;
+
+/// Building and running a runtime: [`Builder`](runtime::Builder), [`Runtime`](runtime::Runtime),
+/// [`Handle`](runtime::Handle), [`Metrics`](runtime::Metrics).
+pub mod runtime {
+    pub use crate::executor::{Builder, EnterGuard, Handle, Metrics, Runtime, TryCurrentError};
+}
+
+pub use executor::{block_on, spawn, spawn_local};

@@ -1,0 +1,47 @@
+//! The ordinary build: `std`, plus an `UnsafeCell` with loom's access API.
+
+#[allow(unused_imports)] // the shim offers what the crate may need
+pub(crate) mod sync {
+    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard, WaitTimeoutResult};
+
+    #[allow(unused_imports)]
+    pub(crate) mod atomic {
+        pub(crate) use std::sync::atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        };
+    }
+}
+
+pub(crate) mod cell {
+    /// `std::cell::UnsafeCell` with the closure-based access API of loom's copy.
+    #[derive(Debug, Default)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> UnsafeCell<T> {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Hands `f` a shared pointer to the value; the caller's protocol must rule out a
+        /// concurrent `with_mut`.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Hands `f` a unique pointer to the value; the caller's protocol must rule out any
+        /// concurrent access.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+#[allow(unused_imports)]
+pub(crate) mod thread {
+    pub(crate) use std::thread::{current, panicking, spawn, yield_now, Builder, JoinHandle};
+}
+
+pub(crate) use std::thread_local;

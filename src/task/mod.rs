@@ -1,0 +1,194 @@
+//! Tasks: one allocation per spawned future, and the handles that share it.
+//!
+//! # The allocation
+//! `spawn` boxes a single `Cell` holding a [`Header`](raw::Header) (the state word, the
+//! vtable, the id), the scheduler the task belongs to, the future (later its output) and the
+//! join handle's waker. Wakers are the header pointer plus a reference: no second allocation
+//! ([`waker`]).
+//!
+//! # The references
+//! | handle                    | held by                      | count while it exists |
+//! |---------------------------|------------------------------|-----------------------|
+//! | [`Notified`]              | a run queue (`SCHEDULED`)    | 1                     |
+//! | the poll                  | the thread polling it        | 1 (the entry's, moved)|
+//! | [`OwnedTask`]             | the runtime's [`OwnedTasks`] | 1, until completion   |
+//! | [`JoinHandle`]            | the spawner                  | 1                     |
+//! | `Waker`                   | whoever the future gave it to| 1 each                |
+//!
+//! # The state machine
+//! Documented bit by bit in `state.rs`; every transition is one atomic read-modify-write
+//! returning a `#[must_use]` action. The invariants (DESIGN.md, "Tasks") and what checks them:
+//! - at most one run-queue entry per task: `loom_no_double_scheduling`;
+//! - no lost wake-up while running: `loom_wake_during_poll_is_not_lost`;
+//! - a complete task is never polled again and its future is dropped once:
+//!   `loom_abort_races_completion`, `tests/task.rs`;
+//! - the output reaches the join handle once, the memory is freed once:
+//!   `loom_join_handle_drop_races_completion` (loom fails a model that leaks its `Arc`s).
+
+mod join;
+mod owned;
+pub(crate) mod raw;
+mod state;
+mod waker;
+mod yield_now;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+
+pub use join::{JoinError, JoinHandle};
+pub use yield_now::yield_now;
+
+pub use crate::executor::{spawn, spawn_local};
+
+pub(crate) use owned::OwnedTasks;
+use raw::RawTask;
+pub(crate) use raw::RunReport;
+
+/// A task's id: unique among the tasks spawned by this process.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(u64);
+
+impl Id {
+    fn next() -> Id {
+        // A process-wide counter; only uniqueness matters, so this std atomic is no part of
+        // any protocol loom needs to see.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Id(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({})", self.0)
+    }
+}
+
+/// What a task needs from the runtime it belongs to.
+pub(crate) trait Schedule: Sized + Send + Sync + 'static {
+    /// A wake made the task runnable: put it in a run queue.
+    fn schedule(&self, task: Notified<Self>);
+
+    /// The task woke itself while it was being polled (a `yield_now`): queue it behind the
+    /// others, never in a LIFO slot, so it cannot starve them.
+    fn yield_now(&self, task: Notified<Self>) {
+        self.schedule(task);
+    }
+
+    /// The task completed: take it out of the owned-tasks list, returning the list's
+    /// reference (`None` if shutdown already took it).
+    fn release(&self, task: &OwnedTask<Self>) -> Option<OwnedTask<Self>>;
+}
+
+/// A run-queue entry: the right to poll the task once. Owns one reference.
+pub(crate) struct Notified<S: 'static> {
+    raw: RawTask,
+    _scheduler: PhantomData<S>,
+}
+
+impl<S: 'static> Notified<S> {
+    /// # Safety
+    /// The caller hands over a reference that was counted for a queue entry.
+    pub(super) unsafe fn from_raw(raw: RawTask) -> Notified<S> {
+        Notified {
+            raw,
+            _scheduler: PhantomData,
+        }
+    }
+
+    /// Polls the task (or finishes cancelling it). Consumes the entry.
+    pub(crate) fn run(self) -> RunReport {
+        let raw = ManuallyDrop::new(self).raw;
+        raw.run()
+    }
+
+    pub(crate) fn id(&self) -> Id {
+        self.raw.header().id
+    }
+}
+
+impl<S: 'static> Drop for Notified<S> {
+    /// An entry dropped without running (its queue was torn down at shutdown).
+    fn drop(&mut self) {
+        self.raw.drop_reference();
+    }
+}
+
+impl<S: 'static> fmt::Debug for Notified<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Notified({})", self.id())
+    }
+}
+
+/// The owned-tasks list's reference to a task.
+pub(crate) struct OwnedTask<S: 'static> {
+    raw: RawTask,
+    _scheduler: PhantomData<S>,
+}
+
+impl<S: 'static> OwnedTask<S> {
+    /// # Safety
+    /// The caller hands over the owned-list reference.
+    pub(super) unsafe fn from_raw(raw: RawTask) -> OwnedTask<S> {
+        OwnedTask {
+            raw,
+            _scheduler: PhantomData,
+        }
+    }
+
+    /// Cancels the task if no thread is polling it; otherwise the poller will see the
+    /// cancellation when its poll returns. Call on the runtime's own thread.
+    pub(crate) fn shutdown(&self) {
+        self.raw.shutdown();
+    }
+
+    pub(crate) fn id(&self) -> Id {
+        self.raw.header().id
+    }
+}
+
+impl<S: 'static> Drop for OwnedTask<S> {
+    fn drop(&mut self) {
+        self.raw.drop_reference();
+    }
+}
+
+/// Allocates a task. The caller inserts the `OwnedTask` into its owned set, then queues the
+/// `Notified` (or, if the set is closed, shuts the task down and drops the entry).
+///
+/// The caller is responsible for `Send`: `F` must be `Send` unless the scheduler only ever
+/// polls and drops it on one thread (`spawn_local`).
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+) -> (OwnedTask<S>, Notified<S>, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    let raw = RawTask::new(future, scheduler, Id::next());
+    // SAFETY: `RawTask::new` counted three references: one for each of these handles, and the
+    // join handle's output type is `F::Output`.
+    unsafe {
+        (
+            OwnedTask::from_raw(raw),
+            Notified::from_raw(raw),
+            JoinHandle::new(raw),
+        )
+    }
+}
