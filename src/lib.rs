@@ -35,8 +35,14 @@
 pub(crate) mod loom;
 
 pub mod executor;
+pub mod io;
+pub mod net;
+pub mod process;
+pub mod reactor;
 pub mod sync;
 pub mod task;
+pub mod thread_pool;
+pub mod time;
 
 /// Building and running a runtime: [`Builder`](runtime::Builder), [`Runtime`](runtime::Runtime),
 /// [`Handle`](runtime::Handle), [`Metrics`](runtime::Metrics).
