@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use super::context;
 use super::metrics::{Metrics, RemoteCounters, WorkerCounters};
-use super::park::{Park, ThreadParker, Unpark};
+use super::park::{Park, ThreadParker, UnparkHandle};
 use super::Handle;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
@@ -49,11 +49,11 @@ pub(crate) struct Shared {
     inject_len: AtomicUsize,
     owned: OwnedTasks<Arc<Shared>>,
     /// Wakes the driving thread (a clone of the core's parker's unparker).
-    unpark: Arc<dyn Unpark>,
+    unpark: UnparkHandle,
     /// The core while no thread drives it.
     core: Mutex<Option<Box<Core>>>,
     /// `block_on` callers on other threads waiting for the core.
-    core_waiters: Mutex<Vec<Arc<dyn Unpark>>>,
+    core_waiters: Mutex<Vec<UnparkHandle>>,
     /// Written only by the thread holding the core.
     counters: WorkerCounters,
     remote_counters: RemoteCounters,
@@ -131,11 +131,11 @@ impl CurrentThread {
         // Wait for the core, polling our own future meanwhile: another thread may be in
         // `block_on` on this runtime.
         let own_parker = ThreadParker::new();
-        let signal = Arc::new(BlockOnSignal {
+        let signal = std::sync::Arc::new(BlockOnSignal {
             woken: AtomicBool::new(true),
             target: Mutex::new(own_parker.unparker()),
         });
-        let waker = Waker::from(signal.clone_std());
+        let waker = Waker::from(signal.clone());
         let mut cx = Context::from_waker(&waker);
         let mut own_parker: Box<dyn Park> = Box::new(own_parker);
         let core = loop {
@@ -210,27 +210,27 @@ impl Drop for CurrentThread {
 impl Shared {
     /// Spawns a task on this runtime. The caller ensures `F` may be polled here (it is `Send`,
     /// or wrapped for `spawn_local`).
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(this: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
     {
-        let (owned, notified, join) = task::new_task(future, self.clone());
-        if let Err(owned) = self.owned.insert(owned) {
+        let (owned, notified, join) = task::new_task(future, this.clone());
+        if let Err(owned) = this.owned.insert(owned) {
             // The runtime shut down: the task is cancelled before it ever runs.
             owned.shutdown();
             return join;
         }
-        self.push(notified, Event::Spawn);
+        this.push(notified, Event::Spawn);
         join
     }
 
     /// Queues a task: locally if this thread drives our core, else through the injection
     /// queue.
-    fn push(self: &Arc<Self>, task: Task, event: Event) {
+    fn push(&self, task: Task, event: Event) {
         let task = ACTIVE_CORE.with(|active| {
             let mut active = active.borrow_mut();
             match active.as_mut() {
-                Some((shared, core)) if Arc::ptr_eq(shared, self) => {
+                Some((shared, core)) if std::ptr::eq(&**shared, self) => {
                     core.queue.push_back(task);
                     match event {
                         Event::Spawn => self.counters.record_spawn(),
@@ -366,7 +366,7 @@ impl Drop for CoreGuard {
 /// The `block_on` future's waker: a flag, and the parker of whichever thread waits for it.
 struct BlockOnSignal {
     woken: AtomicBool,
-    target: Mutex<Arc<dyn Unpark>>,
+    target: Mutex<UnparkHandle>,
 }
 
 impl BlockOnSignal {
@@ -378,24 +378,19 @@ impl BlockOnSignal {
         self.woken.load(SeqCst)
     }
 
-    /// `std::task::Wake` needs a `std::sync::Arc`; under loom our `Arc` is loom's, so the
-    /// signal is wrapped once more. The wrapper is not part of any protocol.
-    fn clone_std(self: &Arc<Self>) -> std::sync::Arc<SignalWaker> {
-        std::sync::Arc::new(SignalWaker(self.clone()))
-    }
 }
 
-struct SignalWaker(Arc<BlockOnSignal>);
-
-impl Wake for SignalWaker {
+// `std::task::Wake` wants a `std::sync::Arc`, which is why the signal lives in one (under
+// loom too: the count is no part of the protocol; the flag and the target are).
+impl Wake for BlockOnSignal {
     fn wake(self: std::sync::Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
         // Set the flag before unparking: the loop checks the flag after every unpark.
-        self.0.woken.store(true, SeqCst);
-        let target = self.0.target.lock().unwrap().clone();
+        self.woken.store(true, SeqCst);
+        let target = self.target.lock().unwrap().clone();
         target.unpark();
     }
 }

@@ -20,9 +20,8 @@ use std::pin::Pin;
 use std::task::{Context, Wake, Waker};
 
 use super::metrics::{Metrics, WorkerCounters};
-use super::park::{Park, ThreadParker, Unpark};
+use super::park::{Park, ThreadParker, UnparkHandle};
 use crate::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use crate::loom::sync::Arc;
 use crate::task::RunReport;
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
@@ -43,7 +42,7 @@ struct NaiveTask {
 
 struct NaiveWaker {
     woken: AtomicBool,
-    unpark: Arc<dyn Unpark>,
+    unpark: UnparkHandle,
 }
 
 impl Wake for NaiveWaker {
@@ -99,12 +98,18 @@ impl NaiveExecutor {
     /// Runs until every task has completed: poll all pending tasks in turn, then sleep until
     /// any waker fires, and again.
     pub fn run(&mut self) {
-        while !self.tasks.is_empty() {
+        self.run_until(|| false);
+    }
+
+    /// Like [`run`](Self::run), but also stops after a round at whose end `done()` holds.
+    pub fn run_until(&mut self, mut done: impl FnMut() -> bool) {
+        loop {
             self.run_round();
-            if !self.tasks.is_empty() {
-                self.counters.record_park();
-                self.parker.park(None);
+            if self.tasks.is_empty() || done() {
+                return;
             }
+            self.counters.record_park();
+            self.parker.park(None);
         }
     }
 

@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::loom::sync::{Condvar, Mutex};
 
 /// Blocks the thread that drives a scheduler.
 pub(crate) trait Park: Send + 'static {
@@ -24,8 +24,12 @@ pub(crate) trait Park: Send + 'static {
     fn park(&mut self, timeout: Option<Duration>);
 
     /// A handle that wakes this parker from any thread.
-    fn unparker(&self) -> Arc<dyn Unpark>;
+    fn unparker(&self) -> UnparkHandle;
 }
+
+/// A shared [`Unpark`]. A `std` `Arc` even under loom: loom's `Arc` cannot hold a trait
+/// object, and the handle's count is no part of any protocol (what it points at is).
+pub(crate) type UnparkHandle = std::sync::Arc<dyn Unpark>;
 
 /// Wakes a [`Park`] from any thread.
 pub(crate) trait Unpark: Send + Sync + 'static {
@@ -38,7 +42,7 @@ const NOTIFIED: usize = 2;
 
 /// A parker built on a mutex and a condition variable.
 pub(crate) struct ThreadParker {
-    inner: Arc<ParkerInner>,
+    inner: std::sync::Arc<ParkerInner>,
 }
 
 struct ParkerInner {
@@ -50,7 +54,7 @@ struct ParkerInner {
 impl ThreadParker {
     pub(crate) fn new() -> ThreadParker {
         ThreadParker {
-            inner: Arc::new(ParkerInner {
+            inner: std::sync::Arc::new(ParkerInner {
                 state: AtomicUsize::new(EMPTY),
                 lock: Mutex::new(()),
                 condvar: Condvar::new(),
@@ -76,7 +80,7 @@ impl Park for ThreadParker {
         self.inner.park(timeout)
     }
 
-    fn unparker(&self) -> Arc<dyn Unpark> {
+    fn unparker(&self) -> UnparkHandle {
         self.inner.clone()
     }
 }

@@ -177,7 +177,7 @@ impl Handle {
         F::Output: Send + 'static,
     {
         match &self.scheduler {
-            Scheduler::CurrentThread(shared) => shared.spawn(future),
+            Scheduler::CurrentThread(shared) => current_thread::Shared::spawn(shared, future),
         }
     }
 
@@ -187,7 +187,7 @@ impl Handle {
         F: Future + 'static,
     {
         match &self.scheduler {
-            Scheduler::CurrentThread(shared) => Some(shared.spawn(future)),
+            Scheduler::CurrentThread(shared) => Some(current_thread::Shared::spawn(shared, future)),
         }
     }
 

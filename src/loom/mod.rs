@@ -20,3 +20,6 @@ pub(crate) use std_impl::*;
 mod loom_impl;
 #[cfg(loom)]
 pub(crate) use loom_impl::*;
+
+#[cfg(all(test, loom))]
+pub(crate) mod gate;
