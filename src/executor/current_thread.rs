@@ -28,10 +28,11 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use super::context;
+use super::inject::Inject;
 use super::metrics::{Metrics, RemoteCounters, WorkerCounters};
 use super::park::{Park, ThreadParker, UnparkHandle};
 use super::Handle;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, Schedule};
 
@@ -44,9 +45,7 @@ type Task = Notified<Arc<Shared>>;
 
 /// The part of the runtime every task and handle points at.
 pub(crate) struct Shared {
-    inject: Mutex<Inject>,
-    /// `inject.queue.len()`, readable without the lock so an empty queue costs no lock.
-    inject_len: AtomicUsize,
+    inject: Inject<Arc<Shared>>,
     owned: OwnedTasks<Arc<Shared>>,
     /// Wakes the driving thread (a clone of the core's parker's unparker).
     unpark: UnparkHandle,
@@ -59,13 +58,6 @@ pub(crate) struct Shared {
     remote_counters: RemoteCounters,
     event_interval: u32,
     global_queue_interval: u32,
-}
-
-struct Inject {
-    queue: VecDeque<Task>,
-    /// Set at shutdown: entries pushed afterwards are dropped at once, so no task (and its
-    /// reference to `Shared`) can be stranded in a queue nobody drains.
-    closed: bool,
 }
 
 struct Core {
@@ -97,11 +89,7 @@ impl CurrentThread {
 
     pub(crate) fn with_park(config: Config, park: Box<dyn Park>) -> CurrentThread {
         let shared = Arc::new(Shared {
-            inject: Mutex::new(Inject {
-                queue: VecDeque::new(),
-                closed: false,
-            }),
-            inject_len: AtomicUsize::new(0),
+            inject: Inject::new(),
             owned: OwnedTasks::new(1),
             unpark: park.unparker(),
             core: Mutex::new(Some(Box::new(Core {
@@ -194,14 +182,8 @@ impl Drop for CurrentThread {
         for task in shared.owned.close_and_take_all() {
             task.shutdown();
         }
-        let injected = {
-            let mut inject = shared.inject.lock().unwrap();
-            inject.closed = true;
-            shared.inject_len.store(0, Release);
-            std::mem::take(&mut inject.queue)
-        };
         // Drop entries outside the lock: freeing a task runs user destructors.
-        drop(injected);
+        drop(shared.inject.close());
         drop(core);
         debug_assert!(shared.owned.is_empty());
     }
@@ -251,26 +233,9 @@ impl Shared {
     }
 
     fn push_remote(&self, task: Task) {
-        let mut inject = self.inject.lock().unwrap();
-        if inject.closed {
-            drop(inject);
-            drop(task); // the task is complete (shutdown cancelled it); drop the entry
-            return;
+        if self.inject.push(task) {
+            self.unpark.unpark();
         }
-        inject.queue.push_back(task);
-        self.inject_len.store(inject.queue.len(), Release);
-        drop(inject);
-        self.unpark.unpark();
-    }
-
-    fn pop_remote(&self) -> Option<Task> {
-        if self.inject_len.load(Acquire) == 0 {
-            return None;
-        }
-        let mut inject = self.inject.lock().unwrap();
-        let task = inject.queue.pop_front();
-        self.inject_len.store(inject.queue.len(), Release);
-        task
     }
 
     /// Takes the core, or registers `waiter` to be unparked when it is released.
@@ -321,9 +286,9 @@ fn next_local_or_injected(shared: &Shared) -> Option<Task> {
         let (_, core) = active.as_mut().expect("the driving thread holds the core");
         core.tick = core.tick.wrapping_add(1);
         if core.tick % shared.global_queue_interval == 0 {
-            shared.pop_remote().or_else(|| core.queue.pop_front())
+            shared.inject.pop().or_else(|| core.queue.pop_front())
         } else {
-            core.queue.pop_front().or_else(|| shared.pop_remote())
+            core.queue.pop_front().or_else(|| shared.inject.pop())
         }
     })
 }
@@ -377,7 +342,6 @@ impl BlockOnSignal {
     fn is_woken(&self) -> bool {
         self.woken.load(SeqCst)
     }
-
 }
 
 // `std::task::Wake` wants a `std::sync::Arc`, which is why the signal lives in one (under

@@ -13,6 +13,7 @@
 
 mod context;
 pub(crate) mod current_thread;
+mod inject;
 mod metrics;
 pub mod naive;
 pub(crate) mod park;

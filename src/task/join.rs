@@ -67,6 +67,7 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        std::task::ready!(super::coop::poll_proceed(cx));
         let mut output: Poll<Result<T, JoinError>> = Poll::Pending;
         // SAFETY: this handle's task has output type `T` (set by `JoinHandle::new`), and
         // `output` is a valid `Poll<Result<T, JoinError>>`.
@@ -86,7 +87,9 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 

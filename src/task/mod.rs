@@ -25,6 +25,7 @@
 //! - the output reaches the join handle once, the memory is freed once:
 //!   `loom_join_handle_drop_races_completion` (loom fails a model that leaks its `Arc`s).
 
+pub(crate) mod coop;
 mod join;
 mod owned;
 pub(crate) mod raw;
@@ -39,6 +40,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 
 pub use join::{JoinError, JoinHandle};
 pub use yield_now::yield_now;
@@ -119,6 +121,18 @@ impl<S: 'static> Notified<S> {
 
     pub(crate) fn id(&self) -> Id {
         self.raw.header().id
+    }
+
+    /// Gives up the entry as a bare pointer (for a slot that stores it in an `AtomicPtr`).
+    pub(crate) fn into_raw(self) -> NonNull<raw::Header> {
+        ManuallyDrop::new(self).raw.header_ptr()
+    }
+
+    /// # Safety
+    /// `ptr` must come from [`Notified::into_raw`] of a `Notified<S>`, used once.
+    pub(crate) unsafe fn from_raw_ptr(ptr: NonNull<raw::Header>) -> Notified<S> {
+        // SAFETY: the caller passes back a pointer, and its reference, from `into_raw`.
+        unsafe { Notified::from_raw(RawTask::from_raw(ptr)) }
     }
 }
 

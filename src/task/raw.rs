@@ -129,6 +129,10 @@ impl RawTask {
         RawTask { ptr }
     }
 
+    pub(super) fn header_ptr(self) -> NonNull<Header> {
+        self.ptr
+    }
+
     pub(super) fn header(&self) -> &Header {
         // SAFETY: every `RawTask` is created from a live allocation and used only while its
         // holder owns a reference, so the header is alive for the borrow of `self`.
@@ -314,14 +318,18 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
         // `ManuallyDrop` keeps its drop from releasing a reference it does not own.
         let waker = ManuallyDrop::new(unsafe { waker::from_header(ptr) });
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut cx = Context::from_waker(&waker);
-            self.stage.with_mut(|stage| {
-                // SAFETY: RUNNING gives this thread exclusive use of the stage; the future
-                // never moves out of the heap cell while it is `Running`, so pinning holds.
-                match unsafe { &mut *stage } {
-                    Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
-                    _ => unreachable!("a task is polled only while its future is alive"),
-                }
+            super::coop::with_budget(|| {
+                let mut cx = Context::from_waker(&waker);
+                self.stage.with_mut(|stage| {
+                    // SAFETY: RUNNING gives this thread exclusive use of the stage; the future
+                    // never moves out of the heap cell while it is `Running`, so pinning holds.
+                    match unsafe { &mut *stage } {
+                        Stage::Running(future) => {
+                            unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
+                        }
+                        _ => unreachable!("a task is polled only while its future is alive"),
+                    }
+                })
             })
         }));
         match polled {
@@ -399,9 +407,9 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
         if snapshot.has_join_waker() {
             // The stored waker is shared with the runtime now; reading it is fine.
             // SAFETY: a shared read; the runtime only ever reads the cell too.
-            let same = self.join_waker.with(|stored| unsafe {
-                (*stored).as_ref().is_some_and(|w| w.will_wake(waker))
-            });
+            let same = self
+                .join_waker
+                .with(|stored| unsafe { (*stored).as_ref().is_some_and(|w| w.will_wake(waker)) });
             if same {
                 return false;
             }
