@@ -1,0 +1,721 @@
+//! The supervisor: one thread per pool that owns every worker.
+//!
+//! It is the only thread that forks, writes requests, reads replies and reaps. Submitters
+//! hand it requests through the [`Shared`] inbox (a mutex-guarded queue plus a wake-up
+//! socket); the workers never share anything: each has its own socket, its own read buffer
+//! and at most one request in flight, so a worker that dies can take nothing with it but
+//! its own job.
+//!
+//! One loop: take new requests, replace missing workers, hand requests to idle workers,
+//! `poll(2)` the wake-up socket and every worker socket (until the nearest deadline), read
+//! replies and resolve their jobs, then enforce deadlines. A worker leaves the pool by
+//! [`Supervisor::remove_worker`] only, which kills it if needed, reaps it with `waitpid` and
+//! resolves its job, if any, with the reason. When the supervisor ends, for any reason
+//! including a panic, its `Drop` kills and reaps every worker still there and fails every
+//! job not yet resolved: no zombie, no fd and no waiter is left behind.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use libc::pid_t;
+
+use super::error::{ExitReason, ProcessError};
+use super::frame::{parse_reply, FrameReader, Reply, PROTOCOL_VERSION};
+use super::sys::{self, ExecPlan};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::loom::sync::{Mutex, MutexGuard};
+
+/// A validated ITEMS reply body.
+#[derive(Debug)]
+pub(crate) struct ReplyBody(pub(crate) Vec<u8>);
+
+/// What a request resolves to.
+pub(crate) type Outcome = Result<ReplyBody, ProcessError>;
+
+/// Called once, on the supervisor thread, with the request's outcome.
+pub(crate) type ReplyTo = Box<dyn FnOnce(Outcome) + Send>;
+
+/// One RUN frame on its way to a worker.
+pub(crate) struct Request {
+    pub(crate) name: String,
+    pub(crate) frame: Vec<u8>,
+    pub(crate) job_id: u64,
+    pub(crate) items: u32,
+    pub(crate) reply: ReplyTo,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("name", &self.name)
+            .field("job_id", &self.job_id)
+            .field("items", &self.items)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How far the pool is from stopping; only ever increases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Stop {
+    Running,
+    /// `shutdown`: finish every job submitted, then let the workers go.
+    Drain,
+    /// `shutdown_now`: fail the jobs not started, finish the running ones.
+    Cancel,
+    /// `kill` (and drop): kill the workers now, fail everything unresolved.
+    Kill,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    requests: VecDeque<Request>,
+    stop: Stop,
+}
+
+/// What submitters and the supervisor share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    inbox: Mutex<Inbox>,
+    wake_tx: UnixStream,
+    /// A wake-up byte is on its way or unread: submitters need not write another.
+    wake_pending: AtomicBool,
+    next_job_id: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(wake_tx: UnixStream) -> Shared {
+        Shared {
+            inbox: Mutex::new(Inbox {
+                requests: VecDeque::new(),
+                stop: Stop::Running,
+            }),
+            wake_tx,
+            wake_pending: AtomicBool::new(false),
+            next_job_id: AtomicU64::new(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn next_job_id(&self) -> u64 {
+        self.next_job_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Queues `request`; if the pool is stopping, resolves it with `ShutDown` instead.
+    pub(crate) fn submit(&self, request: Request) {
+        let refused = {
+            let mut inbox = self.lock();
+            if inbox.stop == Stop::Running {
+                inbox.requests.push_back(request);
+                None
+            } else {
+                Some(request)
+            }
+        };
+        match refused {
+            None => self.wake(),
+            Some(request) => (request.reply)(Err(ProcessError::ShutDown)),
+        }
+    }
+
+    /// Asks the supervisor to stop (never lowers an earlier, stronger request).
+    pub(crate) fn request_stop(&self, stop: Stop) {
+        {
+            let mut inbox = self.lock();
+            inbox.stop = inbox.stop.max(stop);
+        }
+        self.wake();
+    }
+
+    fn wake(&self) {
+        // The supervisor clears the flag before it looks at the inbox, so a request pushed
+        // after that look finds the flag clear and writes a byte (see `drain_wake`).
+        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+            // A full socket buffer means unread bytes: the supervisor wakes anyway.
+            let _ = sys::send(self.wake_tx.as_fd(), &[1]);
+        }
+    }
+}
+
+/// What the supervisor needs to start and run workers.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) max_tasks_per_child: Option<u64>,
+    pub(crate) job_timeout: Option<Duration>,
+    pub(crate) start_timeout: Duration,
+    pub(crate) max_frame_len: usize,
+    pub(crate) plan: ExecPlan,
+    /// The worker program, for messages.
+    pub(crate) program: String,
+}
+
+struct InFlight {
+    name: String,
+    job_id: u64,
+    items: u32,
+    reply: ReplyTo,
+    deadline: Option<Instant>,
+}
+
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight")
+            .field("name", &self.name)
+            .field("job_id", &self.job_id)
+            .field("items", &self.items)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+enum WorkerState {
+    /// Started, HELLO not yet received.
+    Starting {
+        deadline: Instant,
+    },
+    Idle,
+    Busy(InFlight),
+    /// Told to exit (its socket is shut for writing); waiting for its end-of-file.
+    Retiring,
+}
+
+#[derive(Debug)]
+struct Worker {
+    pid: pid_t,
+    socket: UnixStream,
+    state: WorkerState,
+    reader: FrameReader,
+    outbox: Vec<u8>,
+    sent: usize,
+    tasks_done: u64,
+}
+
+/// Why a worker leaves the pool.
+#[derive(Debug)]
+enum Gone {
+    /// Its socket reached end-of-file or failed: it exited or is exiting.
+    Closed,
+    /// It broke the protocol.
+    Protocol(String),
+    /// Its job ran past the timeout.
+    JobTimeout(Duration),
+    /// No HELLO in time.
+    StartTimeout,
+}
+
+#[derive(Debug)]
+pub(crate) struct Supervisor {
+    shared: crate::loom::sync::Arc<Shared>,
+    wake_rx: UnixStream,
+    config: Config,
+    workers: Vec<Worker>,
+    pending: VecDeque<Request>,
+    stop: Stop,
+    /// After a failed start, no new worker before this instant.
+    spawn_backoff_until: Option<Instant>,
+    /// Workers that must leave, with the reason; processed by `remove_gone`.
+    gone: Vec<(pid_t, Gone)>,
+    /// True while `start` runs: a worker failing to start then fails the whole build.
+    starting: bool,
+    start_error: Option<ProcessError>,
+    pollfds: Vec<libc::pollfd>,
+}
+
+/// Pause before retrying after a replacement worker failed to start.
+const SPAWN_BACKOFF: Duration = Duration::from_millis(100);
+
+impl Supervisor {
+    pub(crate) fn new(
+        shared: crate::loom::sync::Arc<Shared>,
+        wake_rx: UnixStream,
+        config: Config,
+    ) -> Supervisor {
+        Supervisor {
+            shared,
+            wake_rx,
+            config,
+            workers: Vec::new(),
+            pending: VecDeque::new(),
+            stop: Stop::Running,
+            spawn_backoff_until: None,
+            gone: Vec::new(),
+            starting: false,
+            start_error: None,
+            pollfds: Vec::new(),
+        }
+    }
+
+    /// Starts the configured number of workers and waits for each one's HELLO.
+    pub(crate) fn start(&mut self) -> Result<(), ProcessError> {
+        self.starting = true;
+        let result = self.start_workers();
+        self.starting = false;
+        result
+    }
+
+    fn start_workers(&mut self) -> Result<(), ProcessError> {
+        for _ in 0..self.config.workers {
+            self.spawn_worker()?;
+        }
+        while self
+            .workers
+            .iter()
+            .any(|w| matches!(w.state, WorkerState::Starting { .. }))
+        {
+            self.poll_once().map_err(ProcessError::Spawn)?;
+            self.enforce_deadlines(Instant::now());
+            self.remove_gone();
+            if let Some(err) = self.start_error.take() {
+                return Err(err);
+            }
+            if self.shared.lock().stop == Stop::Kill {
+                return Err(ProcessError::ShutDown);
+            }
+        }
+        Ok(())
+    }
+
+    /// Serves requests until told to stop. Returning (or unwinding) hands the rest to `Drop`.
+    pub(crate) fn run(&mut self) {
+        loop {
+            self.take_inbox();
+            if self.stop == Stop::Kill {
+                return;
+            }
+            if self.stop == Stop::Cancel {
+                for request in self.pending.drain(..) {
+                    (request.reply)(Err(ProcessError::ShutDown));
+                }
+            }
+            self.replace_workers();
+            self.dispatch();
+            self.remove_gone();
+            if self.stop >= Stop::Drain && self.pending.is_empty() {
+                self.retire_idle_workers();
+                if self.workers.is_empty() {
+                    return;
+                }
+            }
+            if let Err(err) = self.poll_once() {
+                // poll itself failing (EINVAL, ENOMEM) leaves nothing sensible to do: stop,
+                // and let `Drop` kill, reap and fail what is left.
+                eprintln!("spindle process pool: poll failed: {err}");
+                return;
+            }
+            self.enforce_deadlines(Instant::now());
+            self.remove_gone();
+        }
+    }
+
+    fn take_inbox(&mut self) {
+        let mut inbox = self.shared.lock();
+        self.stop = inbox.stop;
+        if self.pending.is_empty() {
+            std::mem::swap(&mut self.pending, &mut inbox.requests);
+        } else {
+            self.pending.append(&mut inbox.requests);
+        }
+    }
+
+    fn spawn_worker(&mut self) -> Result<(), ProcessError> {
+        let spawn_error = |err: io::Error| {
+            ProcessError::Spawn(io::Error::new(
+                err.kind(),
+                format!("{}: {err}", self.config.program),
+            ))
+        };
+        let (socket, child_end) = UnixStream::pair().map_err(spawn_error)?;
+        let pid = sys::spawn(&self.config.plan, child_end.as_fd()).map_err(spawn_error)?;
+        drop(child_end); // the worker's end now lives in the worker only
+        if let Err(err) = socket.set_nonblocking(true) {
+            let _ = sys::kill(pid);
+            let _ = sys::wait(pid);
+            return Err(spawn_error(err));
+        }
+        self.workers.push(Worker {
+            pid,
+            socket,
+            state: WorkerState::Starting {
+                deadline: Instant::now() + self.config.start_timeout,
+            },
+            reader: FrameReader::default(),
+            outbox: Vec::new(),
+            sent: 0,
+            tasks_done: 0,
+        });
+        Ok(())
+    }
+
+    fn active_workers(&self) -> usize {
+        self.workers
+            .iter()
+            .filter(|w| !matches!(w.state, WorkerState::Retiring))
+            .count()
+    }
+
+    /// Brings the pool back to its size after deaths and retirements (while stopping, only
+    /// as far as the remaining jobs need).
+    fn replace_workers(&mut self) {
+        let wanted = if self.stop == Stop::Running {
+            self.config.workers
+        } else {
+            self.config.workers.min(self.pending.len())
+        };
+        if let Some(until) = self.spawn_backoff_until {
+            if Instant::now() < until {
+                return;
+            }
+            self.spawn_backoff_until = None;
+        }
+        while self.active_workers() < wanted {
+            if let Err(err) = self.spawn_worker() {
+                self.spawn_failed(err);
+                return;
+            }
+        }
+    }
+
+    /// A worker could not be started: retry later; meanwhile, with no worker left to run
+    /// them, the queued jobs fail with the reason.
+    fn spawn_failed(&mut self, err: ProcessError) {
+        self.spawn_backoff_until = Some(Instant::now() + SPAWN_BACKOFF);
+        if self.active_workers() == 0 {
+            for request in self.pending.drain(..) {
+                (request.reply)(Err(err.clone()));
+            }
+        }
+    }
+
+    fn dispatch(&mut self) {
+        for index in 0..self.workers.len() {
+            if !matches!(self.workers[index].state, WorkerState::Idle) {
+                continue;
+            }
+            let Some(request) = self.pending.pop_front() else {
+                return;
+            };
+            let worker = &mut self.workers[index];
+            worker.state = WorkerState::Busy(InFlight {
+                name: request.name,
+                job_id: request.job_id,
+                items: request.items,
+                reply: request.reply,
+                deadline: self.config.job_timeout.map(|limit| Instant::now() + limit),
+            });
+            worker.outbox = request.frame;
+            worker.sent = 0;
+            if let Err(gone) = flush(worker) {
+                self.gone.push((worker.pid, gone));
+            }
+        }
+    }
+
+    fn retire_idle_workers(&mut self) {
+        for worker in &mut self.workers {
+            if matches!(worker.state, WorkerState::Idle) {
+                retire(worker);
+            }
+        }
+    }
+
+    /// Waits for the wake-up socket, a worker's reply, a worker's exit, or the nearest
+    /// deadline, and handles what arrived.
+    fn poll_once(&mut self) -> io::Result<()> {
+        let now = Instant::now();
+        let timeout = self
+            .next_deadline()
+            .map(|deadline| deadline.saturating_duration_since(now));
+        self.pollfds.clear();
+        self.pollfds.push(libc::pollfd {
+            fd: self.wake_rx.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        for worker in &self.workers {
+            let mut events = libc::POLLIN;
+            if worker.sent < worker.outbox.len() {
+                events |= libc::POLLOUT;
+            }
+            self.pollfds.push(libc::pollfd {
+                fd: worker.socket.as_raw_fd(),
+                events,
+                revents: 0,
+            });
+        }
+        sys::poll(&mut self.pollfds, timeout)?;
+
+        if self.pollfds[0].revents != 0 {
+            self.drain_wake();
+        }
+        for index in 0..self.workers.len() {
+            let revents = self.pollfds[index + 1].revents;
+            if revents == 0 {
+                continue;
+            }
+            let result = if revents & libc::POLLOUT != 0 {
+                flush(&mut self.workers[index])
+            } else {
+                Ok(())
+            };
+            let result = result.and_then(|()| {
+                if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                    self.read_worker(index)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(gone) = result {
+                self.gone.push((self.workers[index].pid, gone));
+            }
+        }
+        Ok(())
+    }
+
+    fn drain_wake(&mut self) {
+        let mut sink = [0u8; 64];
+        // Clear the flag first: a submitter that pushes after our next inbox look will see
+        // it clear and write a new byte.
+        self.shared.wake_pending.store(false, Ordering::SeqCst);
+        loop {
+            match (&self.wake_rx).read(&mut sink) {
+                Ok(n) if n > 0 => continue,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                _ => break, // WouldBlock: drained (end-of-file cannot happen: we hold wake_tx)
+            }
+        }
+    }
+
+    /// Reads what the worker sent and handles each complete frame.
+    fn read_worker(&mut self, index: usize) -> Result<(), Gone> {
+        loop {
+            let worker = &mut self.workers[index];
+            match worker.reader.read_from(&mut &worker.socket) {
+                Ok(0) => return Err(Gone::Closed),
+                Ok(_) => loop {
+                    let worker = &mut self.workers[index];
+                    let frame = worker
+                        .reader
+                        .next_frame(self.config.max_frame_len)
+                        .map_err(Gone::Protocol)?;
+                    match frame {
+                        Some(body) => self.handle_frame(index, body)?,
+                        None => break,
+                    }
+                },
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Gone::Closed),
+            }
+        }
+    }
+
+    fn handle_frame(&mut self, index: usize, body: Vec<u8>) -> Result<(), Gone> {
+        let reply = parse_reply(&body).map_err(Gone::Protocol)?;
+        let worker = &mut self.workers[index];
+        match reply {
+            Reply::Hello { version, .. } => {
+                if !matches!(worker.state, WorkerState::Starting { .. }) {
+                    return Err(Gone::Protocol("HELLO from a running worker".to_owned()));
+                }
+                if version != PROTOCOL_VERSION {
+                    return Err(Gone::Protocol(format!(
+                        "worker speaks protocol {version}, the pool {PROTOCOL_VERSION} \
+                         (worker program built against another spindle?)"
+                    )));
+                }
+                worker.state = WorkerState::Idle;
+                Ok(())
+            }
+            Reply::Items { job_id, .. } | Reply::UnknownJob { job_id } => {
+                let expected = match &worker.state {
+                    WorkerState::Busy(job) if job.job_id == job_id => job.items,
+                    _ => {
+                        return Err(Gone::Protocol(format!(
+                            "reply for job {job_id}, which this worker is not running"
+                        )))
+                    }
+                };
+                if let Reply::Items { count, .. } = reply {
+                    if count != expected {
+                        return Err(Gone::Protocol(format!(
+                            "{count} results for a request of {expected} items"
+                        )));
+                    }
+                }
+                let WorkerState::Busy(job) =
+                    std::mem::replace(&mut worker.state, WorkerState::Idle)
+                else {
+                    unreachable!("checked Busy above");
+                };
+                worker.tasks_done += 1;
+                if self
+                    .config
+                    .max_tasks_per_child
+                    .is_some_and(|max| worker.tasks_done >= max)
+                {
+                    retire(worker);
+                }
+                let outcome = match reply {
+                    Reply::UnknownJob { .. } => Err(ProcessError::UnknownJob(job.name)),
+                    _ => Ok(ReplyBody(body)),
+                };
+                (job.reply)(outcome);
+                // Give the freed worker its next request at once.
+                self.dispatch();
+                Ok(())
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let workers = self.workers.iter().filter_map(|w| match &w.state {
+            WorkerState::Starting { deadline } => Some(*deadline),
+            WorkerState::Busy(job) => job.deadline,
+            _ => None,
+        });
+        workers.chain(self.spawn_backoff_until).min()
+    }
+
+    fn enforce_deadlines(&mut self, now: Instant) {
+        for worker in &self.workers {
+            let gone = match &worker.state {
+                WorkerState::Starting { deadline } if *deadline <= now => Gone::StartTimeout,
+                WorkerState::Busy(InFlight {
+                    deadline: Some(deadline),
+                    ..
+                }) if *deadline <= now => Gone::JobTimeout(
+                    self.config
+                        .job_timeout
+                        .expect("a job deadline comes from job_timeout"),
+                ),
+                _ => continue,
+            };
+            self.gone.push((worker.pid, gone));
+        }
+    }
+
+    /// Removes every worker in `gone`: kill if needed, reap, resolve its job.
+    fn remove_gone(&mut self) {
+        while let Some((pid, gone)) = self.gone.pop() {
+            // A worker can be reported twice in one pass (say, a write and a read failing);
+            // the first report removes it.
+            if let Some(index) = self.workers.iter().position(|w| w.pid == pid) {
+                let worker = self.workers.swap_remove(index);
+                self.remove_worker(worker, gone);
+            }
+        }
+    }
+
+    fn remove_worker(&mut self, worker: Worker, gone: Gone) {
+        let reason = reap(&worker, &gone);
+        let pid = worker.pid as u32;
+        drop(worker.socket);
+        match worker.state {
+            WorkerState::Busy(job) => {
+                let error = match gone {
+                    Gone::Closed | Gone::StartTimeout => ProcessError::WorkerDied { pid, reason },
+                    Gone::Protocol(message) => ProcessError::Protocol(message),
+                    Gone::JobTimeout(limit) => ProcessError::Timeout(limit),
+                };
+                (job.reply)(Err(error));
+            }
+            WorkerState::Starting { .. } => {
+                let why = match gone {
+                    Gone::StartTimeout => format!(
+                        "did not say hello within {:?} and was killed",
+                        self.config.start_timeout
+                    ),
+                    Gone::Protocol(message) => format!("broke the protocol: {message}"),
+                    _ => reason.to_string(),
+                };
+                let err = ProcessError::Spawn(io::Error::other(format!(
+                    "worker process {pid} of {} {why} before it was ready (does the \
+                     program's main call spindle::process::run_worker_if_child first?)",
+                    self.config.program
+                )));
+                if self.starting && self.start_error.is_none() {
+                    self.start_error = Some(err.clone());
+                }
+                self.spawn_failed(err);
+            }
+            WorkerState::Idle | WorkerState::Retiring => {}
+        }
+    }
+}
+
+/// Writes as much of the worker's outbox as the socket takes.
+fn flush(worker: &mut Worker) -> Result<(), Gone> {
+    while worker.sent < worker.outbox.len() {
+        match sys::send(worker.socket.as_fd(), &worker.outbox[worker.sent..]) {
+            Ok(n) => worker.sent += n,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(Gone::Closed), // EPIPE, ECONNRESET: the worker is gone
+        }
+    }
+    worker.outbox = Vec::new();
+    worker.sent = 0;
+    Ok(())
+}
+
+/// Tells the worker to exit: it reads end-of-file, exits, and its own end-of-file brings it
+/// to `remove_worker`.
+fn retire(worker: &mut Worker) {
+    let _ = sys::shutdown_write(worker.socket.as_fd());
+    worker.state = WorkerState::Retiring;
+}
+
+/// Reaps `worker`, killing it first unless it is already on its way out, and says how it
+/// ended.
+fn reap(worker: &Worker, gone: &Gone) -> ExitReason {
+    let exiting = matches!(gone, Gone::Closed);
+    // End-of-file means the worker's fds were closed: it is exiting. If it is not a zombie
+    // yet, it is in the middle of exit (a kill then changes nothing) or it closed its
+    // socket on purpose (then it must go).
+    let status = match exiting.then(|| sys::try_wait(worker.pid)) {
+        Some(Ok(Some(status))) => Ok(status),
+        _ => {
+            let _ = sys::kill(worker.pid);
+            sys::wait(worker.pid)
+        }
+    };
+    match status {
+        Ok(status) => ExitReason::from_wait(status),
+        // ECHILD: someone else (a SIGCHLD handler set to SIG_IGN, a stray waitpid(-1))
+        // reaped it; the status is lost.
+        Err(_) => ExitReason::Code(-1),
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        // Kill first, all at once, then reap: the workers die in parallel.
+        for worker in &self.workers {
+            let _ = sys::kill(worker.pid);
+        }
+        for worker in std::mem::take(&mut self.workers) {
+            let _ = sys::wait(worker.pid);
+            if let WorkerState::Busy(job) = worker.state {
+                (job.reply)(Err(ProcessError::ShutDown));
+            }
+        }
+        // Refuse new requests, then fail the ones queued.
+        let queued = {
+            let mut inbox = self.shared.lock();
+            inbox.stop = Stop::Kill;
+            std::mem::take(&mut inbox.requests)
+        };
+        for request in self.pending.drain(..).chain(queued) {
+            (request.reply)(Err(ProcessError::ShutDown));
+        }
+    }
+}

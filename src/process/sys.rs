@@ -1,0 +1,338 @@
+//! Every libc call of the process pool, and with them every `unsafe` block of `src/process/`.
+//!
+//! Each function is a safe wrapper that returns `io::Result`. The [`syscall!`] macro covers
+//! calls whose arguments are plain integers (fds, pids, flags, signal numbers): such a call
+//! cannot break memory safety whatever the values, so its one `unsafe` is justified once,
+//! inside the macro. Calls that take pointers are written out with their own `// SAFETY:`.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use libc::{c_char, c_int, pid_t};
+
+/// Calls a libc function whose arguments are all plain integers and turns `-1` into the
+/// `errno` error.
+macro_rules! syscall {
+    ($name:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: the macro is only used for calls whose arguments are integers (fds, pids,
+        // flags, signals), never pointers; with such arguments the function reads and writes
+        // no memory of ours, so no value can make the call unsound (at worst it fails with
+        // an errno, which we return).
+        let ret = unsafe { libc::$name($($arg),*) };
+        if ret == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(ret)
+        }
+    }};
+}
+
+/// The fd number a worker finds its socket at.
+pub(crate) const WORKER_FD: RawFd = 3;
+
+/// `fcntl(F_DUPFD_CLOEXEC)`: a close-on-exec duplicate of `fd` numbered `min` or above.
+pub(crate) fn dup_cloexec_at_least(fd: BorrowedFd<'_>, min: RawFd) -> io::Result<OwnedFd> {
+    let new = syscall!(fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min))?;
+    // SAFETY: fcntl just created `new`; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// Sets close-on-exec on `fd`.
+pub(crate) fn set_cloexec(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let flags = syscall!(fcntl(fd.as_raw_fd(), libc::F_GETFD))?;
+    syscall!(fcntl(
+        fd.as_raw_fd(),
+        libc::F_SETFD,
+        flags | libc::FD_CLOEXEC
+    ))?;
+    Ok(())
+}
+
+/// Takes ownership of `fd`, an fd this process inherited from its parent by the worker
+/// protocol (the parent `dup2`'d the worker's socket there before `exec`). Fails if `fd` is
+/// not open, so a program started with the marker but without the fd gets an error, not UB.
+pub(crate) fn adopt_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    syscall!(fcntl(fd, libc::F_GETFD))?;
+    // SAFETY: the fd is open (F_GETFD succeeded), and by the worker protocol nothing else in
+    // this process owns it: the parent placed it at this number for `run_worker_if_child`,
+    // which is the only code that adopts it, once (the environment marker it checks is
+    // removed before this call).
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `send(MSG_NOSIGNAL)`: writing to a worker that died gives `EPIPE`, never `SIGPIPE`.
+pub(crate) fn send(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    let flags = libc::MSG_NOSIGNAL;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let flags = 0; // elsewhere Rust programs ignore SIGPIPE from the start
+                   // SAFETY: `bytes` is a live slice; send reads at most `bytes.len()` bytes from it.
+    let ret = unsafe { libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), flags) };
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// `shutdown(SHUT_WR)`: the worker reads end-of-file and exits.
+pub(crate) fn shutdown_write(fd: BorrowedFd<'_>) -> io::Result<()> {
+    syscall!(shutdown(fd.as_raw_fd(), libc::SHUT_WR)).map(drop)
+}
+
+/// `poll(2)` over `fds`, retrying on `EINTR`. `None` waits forever.
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    let timeout_ms = match timeout {
+        None => -1,
+        // Round up so a deadline is never reported early.
+        Some(d) => d.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int,
+    };
+    loop {
+        // SAFETY: `fds` is a live, writable slice of `fds.len()` pollfd structs, which is
+        // exactly the array poll reads and writes.
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if ret >= 0 {
+            return Ok(ret as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// How a child ended, decoded from a `waitpid` status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+fn decode_status(status: c_int) -> WaitStatus {
+    if libc::WIFSIGNALED(status) {
+        WaitStatus::Signaled(libc::WTERMSIG(status))
+    } else {
+        WaitStatus::Exited(libc::WEXITSTATUS(status))
+    }
+}
+
+/// `waitpid(pid, WNOHANG)`: `Some` if the child has ended (and is now reaped).
+pub(crate) fn try_wait(pid: pid_t) -> io::Result<Option<WaitStatus>> {
+    wait_inner(pid, libc::WNOHANG)
+}
+
+/// `waitpid(pid, 0)`, retrying on `EINTR`: reaps the child, blocking until it ends.
+pub(crate) fn wait(pid: pid_t) -> io::Result<WaitStatus> {
+    loop {
+        if let Some(status) = wait_inner(pid, 0)? {
+            return Ok(status);
+        }
+    }
+}
+
+fn wait_inner(pid: pid_t, flags: c_int) -> io::Result<Option<WaitStatus>> {
+    loop {
+        let mut status: c_int = 0;
+        // SAFETY: `status` is a live, writable c_int, the only pointer waitpid writes.
+        let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
+        match ret {
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            0 => return Ok(None),
+            _ => return Ok(Some(decode_status(status))),
+        }
+    }
+}
+
+/// `kill(pid, SIGKILL)`. A child already ended but not yet reaped is not an error.
+pub(crate) fn kill(pid: pid_t) -> io::Result<()> {
+    syscall!(kill(pid, libc::SIGKILL)).map(drop)
+}
+
+/// Everything a worker's `exec` needs, prepared before `fork` so the child allocates nothing.
+#[derive(Debug)]
+pub(crate) struct ExecPlan {
+    pub(crate) program: CString,
+    pub(crate) argv: Vec<CString>,
+    pub(crate) envp: Vec<CString>,
+}
+
+/// Null-terminated pointer array over `strings`, for `execve`. The pointers borrow `strings`.
+fn pointer_array(strings: &[CString]) -> Vec<*const c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// Starts `plan.program` as a child that finds `socket` at fd [`WORKER_FD`], and returns its
+/// pid once `exec` has succeeded (or the `exec` error).
+///
+/// `fork` is followed at once by `exec`: between the two the child only calls
+/// async-signal-safe functions (`sigprocmask`, `signal`, `dup2`/`fcntl`, `prctl`, `getppid`,
+/// `execve`, `write`, `_exit`) on data prepared here before the fork. Every other fd of the
+/// parent is close-on-exec (std opens all its fds that way, and so does this module), so a
+/// worker holds nothing but its own socket and the standard streams.
+///
+/// On Linux the child asks for `SIGKILL` when the thread that forked it ends
+/// (`PR_SET_PDEATHSIG`); callers fork from the pool's supervisor thread, which lives as long
+/// as the pool.
+pub(crate) fn spawn(plan: &ExecPlan, socket: BorrowedFd<'_>) -> io::Result<pid_t> {
+    let argv = pointer_array(&plan.argv);
+    let envp = pointer_array(&plan.envp);
+    let program: &CStr = &plan.program;
+
+    // The exec-error pipe: the child writes its errno here if exec fails; a successful exec
+    // closes it (close-on-exec), so the parent reads end-of-file.
+    let mut pipe_fds = [0 as c_int; 2];
+    // SAFETY: `pipe_fds` is a writable array of two c_ints, as pipe2 requires.
+    let ret = unsafe { libc::pipe2(pipe_fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 just created both fds; nothing else owns them.
+    let (err_read, err_write) = unsafe {
+        (
+            OwnedFd::from_raw_fd(pipe_fds[0]),
+            OwnedFd::from_raw_fd(pipe_fds[1]),
+        )
+    };
+    // The child `dup2`s the socket onto WORKER_FD, which would close an error pipe there.
+    let err_write = if err_write.as_raw_fd() == WORKER_FD {
+        dup_cloexec_at_least(err_write.as_fd(), WORKER_FD + 1)?
+    } else {
+        err_write
+    };
+
+    let socket_fd = socket.as_raw_fd();
+    let err_fd = err_write.as_raw_fd();
+    let parent_pid = std::process::id() as pid_t;
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it fully.
+    let mut empty_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `empty_mask` is a live, writable sigset_t.
+    unsafe { libc::sigemptyset(&mut empty_mask) };
+
+    // SAFETY: fork itself is sound to call; what makes a fork in a multi-threaded process
+    // dangerous is the child running non-async-signal-safe code (other threads may have
+    // held locks, e.g. the allocator's). The child branch below calls `child_exec`, which
+    // only makes async-signal-safe calls on memory prepared above and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: we are the child of a fork; all pointers point into this (copied) address
+        // space: `program`, `argv` and `envp` are live null-terminated arrays of C strings
+        // built before the fork, `empty_mask` is initialised.
+        unsafe {
+            child_exec(
+                program,
+                &argv,
+                &envp,
+                socket_fd,
+                err_fd,
+                parent_pid,
+                &empty_mask,
+            )
+        }
+    }
+
+    drop(err_write);
+    let mut errno_bytes = [0u8; 4];
+    let mut got = 0;
+    while got < errno_bytes.len() {
+        // SAFETY: the destination is the live tail of `errno_bytes`, of the length given.
+        let n = unsafe {
+            libc::read(
+                err_read.as_raw_fd(),
+                errno_bytes[got..].as_mut_ptr().cast(),
+                errno_bytes.len() - got,
+            )
+        };
+        match n {
+            -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+            -1 => {
+                let err = io::Error::last_os_error();
+                let _ = kill(pid);
+                let _ = wait(pid);
+                return Err(err);
+            }
+            0 => break,
+            n => got += n as usize,
+        }
+    }
+    if got == 0 {
+        return Ok(pid); // end-of-file: exec succeeded
+    }
+    // exec failed (or the child died before writing all four bytes): reap it, report.
+    let _ = wait(pid);
+    if got == errno_bytes.len() {
+        Err(io::Error::from_raw_os_error(i32::from_ne_bytes(
+            errno_bytes,
+        )))
+    } else {
+        Err(io::Error::other("worker died between fork and exec"))
+    }
+}
+
+/// The child's side of [`spawn`]: set up fd [`WORKER_FD`] and `exec`. Never returns.
+///
+/// # Safety
+/// Must be called only in the child of `fork`, with `program`, `argv` and `envp` valid C
+/// strings / null-terminated arrays of them.
+unsafe fn child_exec(
+    program: &CStr,
+    argv: &[*const c_char],
+    envp: &[*const c_char],
+    socket_fd: RawFd,
+    err_fd: RawFd,
+    parent_pid: pid_t,
+    empty_mask: &libc::sigset_t,
+) -> ! {
+    // Only async-signal-safe calls from here on, and no allocation, no panics.
+    // SAFETY (whole function): every call below is async-signal-safe, every pointer passed
+    // is either null or points to live memory prepared by the parent before the fork.
+    unsafe {
+        // Signal mask and SIGPIPE disposition survive exec: hand the worker clean ones.
+        libc::sigprocmask(libc::SIG_SETMASK, empty_mask, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+
+        let fd_ok = if socket_fd == WORKER_FD {
+            // dup2 onto itself would keep close-on-exec; clear the flag instead.
+            libc::fcntl(WORKER_FD, libc::F_SETFD, 0) != -1
+        } else {
+            // dup2 clears close-on-exec on the new fd.
+            libc::dup2(socket_fd, WORKER_FD) != -1
+        };
+
+        if fd_ok {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            {
+                // Die with the parent. If the parent already died before this call, the
+                // signal will never come: check and leave.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                if libc::getppid() != parent_pid {
+                    libc::_exit(1);
+                }
+            }
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            let _ = parent_pid;
+            libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        }
+
+        // dup2 or exec failed: report errno to the parent, then exit.
+        let errno = io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(0)
+            .to_ne_bytes();
+        libc::write(err_fd, errno.as_ptr().cast(), errno.len());
+        libc::_exit(127)
+    }
+}
