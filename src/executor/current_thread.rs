@@ -83,6 +83,7 @@ pub(crate) struct Config {
 }
 
 impl CurrentThread {
+    #[cfg_attr(not(loom), allow(dead_code))] // outside loom, runtimes park on the reactor
     pub(crate) fn new(config: Config) -> CurrentThread {
         Self::with_park(config, Box::new(ThreadParker::new()))
     }

@@ -65,11 +65,27 @@ impl Builder {
         }
         match self.kind {
             Kind::CurrentThread => {
-                let scheduler = CurrentThread::new(current_thread::Config {
+                let config = current_thread::Config {
                     event_interval: self.event_interval,
                     global_queue_interval: self.global_queue_interval,
-                });
-                let handle = Handle::current_thread(scheduler.shared().clone());
+                };
+                // Under loom the scheduler parks on the model-checked `ThreadParker`: loom cannot
+                // see a thread blocked in epoll. The reactor has its own loom models.
+                #[cfg(not(loom))]
+                let (scheduler, handle) = {
+                    let driver = crate::reactor::Driver::new()?;
+                    let driver_handle = driver.handle();
+                    let scheduler = CurrentThread::with_park(config, Box::new(driver));
+                    let handle = Handle::current_thread(scheduler.shared().clone())
+                        .with_driver(driver_handle);
+                    (scheduler, handle)
+                };
+                #[cfg(loom)]
+                let (scheduler, handle) = {
+                    let scheduler = CurrentThread::new(config);
+                    let handle = Handle::current_thread(scheduler.shared().clone());
+                    (scheduler, handle)
+                };
                 Ok(Runtime {
                     handle,
                     flavor: Flavor::CurrentThread(scheduler),
@@ -141,6 +157,8 @@ impl fmt::Debug for Runtime {
 #[derive(Clone)]
 pub struct Handle {
     scheduler: Scheduler,
+    /// The I/O and timer driver; `None` in the handle a scheduler builds for its own shutdown.
+    driver: Option<crate::reactor::Handle>,
 }
 
 #[derive(Clone)]
@@ -152,7 +170,19 @@ impl Handle {
     pub(crate) fn current_thread(shared: Arc<current_thread::Shared>) -> Handle {
         Handle {
             scheduler: Scheduler::CurrentThread(shared),
+            driver: None,
         }
+    }
+
+    /// This handle with the runtime's I/O and timer driver attached.
+    pub(crate) fn with_driver(mut self, driver: crate::reactor::Handle) -> Handle {
+        self.driver = Some(driver);
+        self
+    }
+
+    /// The runtime's I/O and timer driver, if it has one.
+    pub(crate) fn driver(&self) -> Option<&crate::reactor::Handle> {
+        self.driver.as_ref()
     }
 
     /// The runtime this thread is running in.

@@ -1,1 +1,51 @@
-//! (being built)
+//! Networking: TCP, UDP and Unix-domain sockets on the reactor.
+//!
+//! Each type wraps a nonblocking mio socket registered with the runtime it was created in.
+//! An operation is tried directly; only when the OS says `WouldBlock` does the task store its
+//! waker (one per direction, so a reader and a writer can wait on the same socket) and
+//! return `Pending`, to be woken by the reactor when an event names this socket. Errors are
+//! the OS's own `io::Error`s (refused, reset, address in use, `EMFILE`), returned as they
+//! come; an `accept` that fails with `EMFILE` leaves the listener usable, and the next
+//! `accept` succeeds once descriptors are free.
+//!
+//! Addresses are given as [`ToSocketAddrs`](std::net::ToSocketAddrs) and resolved on the
+//! calling thread: literal addresses never block, host names may (DNS).
+
+mod tcp;
+mod udp;
+mod unix;
+
+pub use tcp::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf};
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+/// Resolves `addr`, failing if it names no address.
+pub(crate) fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any address",
+        ));
+    }
+    Ok(addrs)
+}
+
+/// Tries `each` on every address in turn; the last error if none works.
+pub(crate) async fn each_addr<T, F, Fut>(addr: impl ToSocketAddrs, mut each: F) -> io::Result<T>
+where
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let mut last_error = None;
+    for addr in resolve(addr)? {
+        match each(addr).await {
+            Ok(value) => return Ok(value),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.expect("resolve returns at least one address"))
+}

@@ -1,1 +1,356 @@
-//! (being built)
+//! The reactor: the article's event loop, "monitoring I/O events and switching to the tasks
+//! that are ready", built on [mio](https://docs.rs/mio) (epoll on Linux, kqueue on the BSDs
+//! and macOS).
+//!
+//! # Pieces
+//! - `Driver`: one `mio::Poll` per runtime, the event buffer and the timer wheel. It is the
+//!   scheduler's parker (the `Park` seam of [`executor`](crate::executor)): when a scheduler
+//!   thread has nothing to run it calls `park(timeout)`, which blocks in `epoll_wait`/`kevent`
+//!   for at most the timeout or the next timer deadline, whichever is sooner; then it marks
+//!   the sources that events name as ready, fires the due timers, and wakes exactly the tasks
+//!   that wait on them. Nothing is polled that is not ready.
+//! - Its unparker is a `mio::Waker` (an eventfd on Linux) behind a three-state atomic
+//!   (`EMPTY`, `PARKED`, `NOTIFIED`): an unpark writes to the eventfd only when the driver is
+//!   actually blocked in the poll, so a burst of spawns and wakes from other threads costs one
+//!   system call, and an unpark that arrives while the driver is busy leaves a token that makes
+//!   the next park return at once (never lost).
+//! - `Handle`: what I/O types and timers hold, shared by all threads: the `mio::Registry`, the
+//!   slab of registered sources ([`slab`]) and the timer wheel ([`crate::time`]). I/O types
+//!   find it through the runtime they are created in.
+//! - `ScheduledIo` ([`scheduled_io`]): one per source: readiness bits with a tick, and one
+//!   waker per direction. Its module doc states the two protocols (no lost event, no lost
+//!   wake-up) and names the loom models that check them.
+//!
+//! # Invariants
+//! - A stale token (its source deregistered, its slot reused) never wakes the slot's new owner:
+//!   tokens carry a generation ([`slab`], test `stale_token_does_not_reach_the_new_owner`).
+//! - Readiness is cleared only after an operation returned `WouldBlock`, and only if no event
+//!   arrived since (loom model `loom_event_between_would_block_and_clear_is_kept`).
+//! - A task that registers its waker while the driver sets readiness is woken or sees the
+//!   readiness (loom model `loom_readiness_racing_with_waker_registration_is_not_lost`).
+//! - An event wakes only the waiter of the direction it concerns: with 1,000 idle connections
+//!   and one busy one, polls grow with the busy one's messages only (`tests/reactor.rs`).
+//! - When the driver is dropped every waiting task is woken; its I/O then fails with an error
+//!   instead of hanging, and its timers panic with a message naming the cause.
+
+pub(crate) mod registration;
+pub(crate) mod scheduled_io;
+pub(crate) mod slab;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+use std::fmt;
+use std::io;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::executor::park::{Park, Unpark, UnparkHandle};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::time::wheel::{TimerWheel, MAX_TICK};
+
+use scheduled_io::Ready;
+use slab::IoSlab;
+
+/// The token of the driver's own `mio::Waker`; slab tokens never have the top bit set.
+const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+/// Events taken from the OS per `epoll_wait`.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// The reactor's driver: owned by the scheduler thread that parks in it. See the module doc.
+pub(crate) struct Driver {
+    poll: mio::Poll,
+    events: mio::Events,
+    handle: Handle,
+    /// Reused between parks: the wakers collected while locks are held.
+    wakers: Vec<Waker>,
+}
+
+/// A cloneable reference to a runtime's reactor, for registering sources and timers.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    registry: mio::Registry,
+    sources: Mutex<Sources>,
+    timers: Mutex<Timers>,
+    /// A `std` `Arc` because the park seam hands it out as an [`UnparkHandle`].
+    unpark: std::sync::Arc<DriverUnpark>,
+    /// Tick 0 of the timer wheel.
+    start: Instant,
+}
+
+pub(crate) struct Sources {
+    pub(crate) slab: IoSlab,
+    /// Set when the driver is dropped: no new registrations.
+    pub(crate) closed: bool,
+}
+
+pub(crate) struct Timers {
+    pub(crate) wheel: TimerWheel,
+    /// While the driver blocks: the tick it will wake at by itself (`u64::MAX`: none). A timer
+    /// inserted from another thread with an earlier deadline must unpark it.
+    parked_until: Option<u64>,
+    /// Set when the driver is dropped.
+    pub(crate) closed: bool,
+}
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+/// Wakes the driver: see the module doc for why the atomic sits in front of `mio::Waker`.
+struct DriverUnpark {
+    state: AtomicUsize,
+    waker: mio::Waker,
+}
+
+impl Unpark for DriverUnpark {
+    fn unpark(&self) {
+        if self.state.swap(NOTIFIED, SeqCst) == PARKED {
+            // Blocked in the poll (or about to be): interrupt it. Failure means the eventfd
+            // counter is saturated, i.e. a wake-up is pending anyway.
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+impl Driver {
+    /// A driver with a fresh `mio::Poll`.
+    pub(crate) fn new() -> io::Result<Driver> {
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let inner = Inner {
+            registry,
+            sources: Mutex::new(Sources {
+                slab: IoSlab::new(),
+                closed: false,
+            }),
+            timers: Mutex::new(Timers {
+                wheel: TimerWheel::new(),
+                parked_until: None,
+                closed: false,
+            }),
+            unpark: std::sync::Arc::new(DriverUnpark {
+                state: AtomicUsize::new(EMPTY),
+                waker,
+            }),
+            start: Instant::now(),
+        };
+        Ok(Driver {
+            poll,
+            events: mio::Events::with_capacity(EVENTS_CAPACITY),
+            handle: Handle {
+                inner: Arc::new(inner),
+            },
+            wakers: Vec::new(),
+        })
+    }
+
+    /// The handle I/O types and timers use.
+    pub(crate) fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    fn wake_collected(&mut self) {
+        for waker in self.wakers.drain(..) {
+            waker.wake();
+        }
+    }
+}
+
+impl Park for Driver {
+    fn park(&mut self, timeout: Option<Duration>) {
+        let inner = self.handle.inner.clone();
+        // A pending unpark token: take it and only look for events, without blocking.
+        let mut block = timeout != Some(Duration::ZERO);
+        if inner
+            .unpark
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
+            block = false;
+        }
+
+        // The timer wheel bounds the wait.
+        let now = Instant::now();
+        let mut wait = if block { timeout } else { Some(Duration::ZERO) };
+        if block {
+            let mut timers = inner.timers.lock().unwrap();
+            let next = timers.wheel.next_expiration();
+            if let Some(tick) = next {
+                let until = inner.tick_to_instant(tick);
+                let timer_wait =
+                    until.map_or(Duration::MAX, |until| until.saturating_duration_since(now));
+                wait = Some(wait.map_or(timer_wait, |wait| wait.min(timer_wait)));
+            }
+            timers.parked_until = Some(next.unwrap_or(u64::MAX));
+            drop(timers);
+            // Announce the block; an unpark that got in first turns it into a quick look.
+            if inner
+                .unpark
+                .state
+                .compare_exchange(EMPTY, PARKED, SeqCst, SeqCst)
+                .is_err()
+            {
+                inner.unpark.state.store(EMPTY, SeqCst);
+                wait = Some(Duration::ZERO);
+            }
+        }
+
+        let result = self.poll.poll(&mut self.events, wait);
+        if block {
+            // Back to EMPTY, taking any token: the caller looks for work after we return.
+            inner.unpark.state.store(EMPTY, SeqCst);
+            inner.timers.lock().unwrap().parked_until = None;
+        }
+        match result {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {} // a signal: return
+            Err(error) => panic!("spindle reactor: polling for I/O events failed: {error}"),
+        }
+
+        // Mark the sources the events name as ready and collect their waiters.
+        {
+            let sources = inner.sources.lock().unwrap();
+            for event in self.events.iter() {
+                if event.token() == WAKER_TOKEN {
+                    continue;
+                }
+                // A token whose source has gone (or whose slot was reused) resolves to nothing.
+                if let Some(io) = sources.slab.get(event.token()) {
+                    io.set_readiness(Ready::from_event(event), &mut self.wakers);
+                }
+            }
+        }
+        self.wake_collected();
+
+        // Fire the due timers.
+        let now_tick = inner.instant_to_tick_floor(Instant::now());
+        {
+            let mut timers = inner.timers.lock().unwrap();
+            if timers
+                .wheel
+                .next_expiration()
+                .is_some_and(|next| next <= now_tick)
+            {
+                timers.wheel.advance(now_tick, &mut self.wakers);
+            }
+        }
+        self.wake_collected();
+    }
+
+    fn unparker(&self) -> UnparkHandle {
+        self.handle.inner.unpark.clone()
+    }
+}
+
+impl Drop for Driver {
+    /// Fails every registered source and fires every timer, so that no waiter hangs.
+    fn drop(&mut self) {
+        let inner = self.handle.inner.clone();
+        {
+            let mut sources = inner.sources.lock().unwrap();
+            sources.closed = true;
+            for io in sources.slab.iter() {
+                io.shutdown(&mut self.wakers);
+            }
+        }
+        {
+            let mut timers = inner.timers.lock().unwrap();
+            timers.closed = true;
+            timers.wheel.fire_all(&mut self.wakers);
+        }
+        self.wake_collected();
+    }
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("reactor::Handle").finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// The reactor of the runtime this thread runs in.
+    ///
+    /// # Errors
+    /// Outside a runtime, or in one without an I/O driver.
+    pub(crate) fn current() -> io::Result<Handle> {
+        let runtime = crate::executor::Handle::try_current().map_err(|_| {
+            io::Error::other(
+                "there is no spindle runtime on this thread: I/O types must be created \
+                 inside `Runtime::block_on`, a spawned task, or after `Runtime::enter`",
+            )
+        })?;
+        runtime.driver().cloned().ok_or_else(|| {
+            io::Error::other("this spindle runtime has no I/O driver (it is shutting down)")
+        })
+    }
+
+    /// Like [`current`](Self::current) for APIs that cannot return an error (timers).
+    #[track_caller]
+    pub(crate) fn current_or_panic(what: &str) -> Handle {
+        match Handle::current() {
+            Ok(handle) => handle,
+            Err(error) => panic!("{what}: {error}"),
+        }
+    }
+
+    pub(crate) fn registry(&self) -> &mio::Registry {
+        &self.inner.registry
+    }
+
+    pub(crate) fn sources(&self) -> MutexGuard<'_, Sources> {
+        self.inner.sources.lock().unwrap()
+    }
+
+    pub(crate) fn timers(&self) -> MutexGuard<'_, Timers> {
+        self.inner.timers.lock().unwrap()
+    }
+
+    /// The wheel tick of `deadline`, rounded up so that a timer never fires early.
+    pub(crate) fn deadline_to_tick(&self, deadline: Instant) -> u64 {
+        let since = deadline.saturating_duration_since(self.inner.start);
+        let millis = since.as_nanos().div_ceil(1_000_000);
+        u64::try_from(millis).unwrap_or(MAX_TICK).min(MAX_TICK)
+    }
+
+    /// Wakes the driver if it is blocked past `tick` (a timer inserted from another thread).
+    pub(crate) fn timer_inserted(&self, timers: &mut Timers, tick: u64) {
+        if let Some(parked_until) = timers.parked_until {
+            if tick < parked_until {
+                timers.parked_until = Some(tick);
+                self.inner.unpark.unpark();
+            }
+        }
+    }
+
+    /// Number of registered sources (for tests).
+    #[allow(dead_code)]
+    pub(crate) fn registered_sources(&self) -> usize {
+        self.sources().slab.len()
+    }
+}
+
+impl Inner {
+    fn tick_to_instant(&self, tick: u64) -> Option<Instant> {
+        self.start.checked_add(Duration::from_millis(tick))
+    }
+
+    fn instant_to_tick_floor(&self, now: Instant) -> u64 {
+        let millis = now.saturating_duration_since(self.start).as_millis();
+        u64::try_from(millis).unwrap_or(MAX_TICK).min(MAX_TICK)
+    }
+}

@@ -1,1 +1,54 @@
-//! (being built)
+//! Time: [`sleep`], [`sleep_until`], [`timeout`] and [`interval`], driven by the reactor's
+//! timer wheel.
+//!
+//! # How a timer works
+//! A [`Sleep`] registers nothing until it is first polled and its deadline has not passed
+//! yet; then it files an entry in the runtime's [hierarchical timer wheel](wheel) (6 levels ×
+//! 64 slots, 1 ms resolution: O(1) insertion and cancellation). The driver's park timeout is
+//! the wheel's next deadline, so an idle runtime sleeps in `epoll_wait` exactly until the
+//! next timer. When it wakes it fires the due entries, in deadline order, waking only their
+//! tasks. Dropping a `Sleep` cancels and frees its entry.
+//!
+//! # Guarantees
+//! - Never early: a deadline is rounded *up* to the next millisecond tick and fires only once
+//!   the clock has passed that tick (`tests/time.rs`, `timers_fire_in_deadline_order_never_early`).
+//! - Late by at most one tick (1 ms) plus the time the scheduler takes to get to the task;
+//!   the `timers` bench measures it.
+//! - A deadline in the past completes at the first poll without touching the wheel; one
+//!   years away or at `Duration::MAX` is capped and re-filed, never overflowing.
+//!
+//! ```
+//! use std::time::Duration;
+//! use spindle::time::{sleep, timeout, Instant};
+//!
+//! spindle::block_on(async {
+//!     let start = Instant::now();
+//!     sleep(Duration::from_millis(5)).await;
+//!     assert!(start.elapsed() >= Duration::from_millis(5));
+//!
+//!     let slow = sleep(Duration::from_secs(60));
+//!     assert!(timeout(Duration::from_millis(1), slow).await.is_err());
+//! });
+//! ```
+
+mod interval;
+mod sleep;
+mod timeout;
+pub(crate) mod wheel;
+
+pub use interval::{interval, interval_at, Interval};
+pub use sleep::{sleep, sleep_until, Sleep};
+pub use std::time::{Duration, Instant};
+pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
+
+/// `now + duration`, or a deadline about 30 years away if that overflows `Instant`: far
+/// enough to never fire, near enough for every platform's `Instant` to represent.
+pub(crate) fn deadline_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration).unwrap_or_else(|| far_future(now))
+}
+
+pub(crate) fn far_future(now: Instant) -> Instant {
+    const THIRTY_YEARS: Duration = Duration::from_secs(86_400 * 365 * 30);
+    now.checked_add(THIRTY_YEARS).unwrap_or(now)
+}

@@ -1,0 +1,414 @@
+//! TCP: [`TcpListener`], [`TcpStream`] and its halves.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::io::{AsyncRead, AsyncWrite};
+use crate::reactor::registration::PollEvented;
+use crate::reactor::scheduled_io::Direction;
+
+/// A TCP socket listening for connections.
+///
+/// ```
+/// spindle::block_on(async {
+///     let listener = spindle::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let client = spindle::spawn(async move { spindle::net::TcpStream::connect(addr).await });
+///     let (_socket, peer) = listener.accept().await.unwrap();
+///     assert_eq!(peer, client.await.unwrap().unwrap().local_addr().unwrap());
+/// });
+/// ```
+pub struct TcpListener {
+    io: PollEvented<mio::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (the first of its addresses that works) and listens.
+    ///
+    /// # Errors
+    /// The OS's: address in use, permission denied, ...; or outside a runtime.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        super::each_addr(addr, |addr| async move {
+            TcpListener::from_mio(mio::net::TcpListener::bind(addr)?)
+        })
+        .await
+    }
+
+    fn from_mio(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            io: PollEvented::with_interest(listener, mio::Interest::READABLE)?,
+        })
+    }
+
+    /// Wraps a bound, listening std listener (switched to nonblocking mode here).
+    ///
+    /// # Errors
+    /// Outside a runtime, or if the OS refuses.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        TcpListener::from_mio(mio::net::TcpListener::from_std(listener))
+    }
+
+    /// Waits for a connection.
+    ///
+    /// # Errors
+    /// The OS's, e.g. `EMFILE` when the process is out of file descriptors; the listener
+    /// stays usable and a later `accept` succeeds once descriptors are freed.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self
+            .io
+            .registration()
+            .async_io(Direction::Read, || self.io.get_ref().accept())
+            .await?;
+        Ok((TcpStream::from_mio(stream)?, addr))
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (stream, addr) =
+            std::task::ready!(self
+                .io
+                .registration()
+                .poll_io(cx, Direction::Read, || self.io.get_ref().accept()))?;
+        Poll::Ready(TcpStream::from_mio(stream).map(|stream| (stream, addr)))
+    }
+
+    /// The address this listener is bound to.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// A TCP connection.
+///
+/// Reading and writing go through [`AsyncRead`]/[`AsyncWrite`] (and their `Ext` traits).
+/// [`split`](Self::split) and [`into_split`](Self::into_split) give halves that a reader task
+/// and a writer task can use at the same time.
+pub struct TcpStream {
+    io: PollEvented<mio::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each of its addresses in turn.
+    ///
+    /// # Errors
+    /// The OS's: connection refused, unreachable, ...; or outside a runtime.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        super::each_addr(addr, TcpStream::connect_addr).await
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        // A nonblocking connect finishes when the socket becomes writable; the outcome is in
+        // SO_ERROR, and `peer_addr` tells a finished connection from a spurious wake-up.
+        loop {
+            let event = stream.io.registration().readiness(Direction::Write).await?;
+            if let Some(error) = stream.io.get_ref().take_error()? {
+                return Err(error);
+            }
+            match stream.io.get_ref().peer_addr() {
+                Ok(_) => return Ok(stream),
+                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
+                    stream.io.registration().clear_readiness(event);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: PollEvented::new(stream)?,
+        })
+    }
+
+    /// Wraps a connected std stream (switched to nonblocking mode here).
+    ///
+    /// # Errors
+    /// Outside a runtime, or if the OS refuses.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// The OS's (`NotConnected` if the connection is gone).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    /// Waits until the stream may be readable.
+    ///
+    /// # Errors
+    /// If the runtime shut down.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io
+            .registration()
+            .readiness(Direction::Read)
+            .await
+            .map(drop)
+    }
+
+    /// Waits until the stream may be writable.
+    ///
+    /// # Errors
+    /// If the runtime shut down.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io
+            .registration()
+            .readiness(Direction::Write)
+            .await
+            .map(drop)
+    }
+
+    /// Reads without waiting: `WouldBlock` if nothing is there.
+    ///
+    /// # Errors
+    /// `WouldBlock`, or the OS's.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io
+            .registration()
+            .try_io(Direction::Read, || (&*self.io.get_ref()).read(buf))
+    }
+
+    /// Writes without waiting: `WouldBlock` if the send buffer is full.
+    ///
+    /// # Errors
+    /// `WouldBlock`, or the OS's.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io
+            .registration()
+            .try_io(Direction::Write, || (&*self.io.get_ref()).write(buf))
+    }
+
+    /// Borrowed halves for reading and writing at once (e.g. in one `select`-like future).
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf(self), WriteHalf(self))
+    }
+
+    /// Owned halves that can move to different tasks. Dropping the write half shuts down
+    /// the write side, like [`AsyncWriteExt::shutdown`](crate::io::AsyncWriteExt::shutdown).
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let shared = Arc::new(self);
+        (
+            OwnedReadHalf(shared.clone()),
+            OwnedWriteHalf {
+                stream: shared,
+                shutdown_on_drop: true,
+            },
+        )
+    }
+
+    pub(crate) fn poll_read_ref(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.io
+            .registration()
+            .poll_io(cx, Direction::Read, || (&*self.io.get_ref()).read(buf))
+    }
+
+    pub(crate) fn poll_write_ref(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.io
+            .registration()
+            .poll_io(cx, Direction::Write, || (&*self.io.get_ref()).write(buf))
+    }
+
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        match self.io.get_ref().shutdown(Shutdown::Write) {
+            // Already disconnected: the write side is as shut as it gets.
+            Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(()),
+            result => result,
+        }
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_ref(cx, buf)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_ref(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(())) // TCP sockets have no user-space buffer
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown_write())
+    }
+}
+
+/// The reading half of [`TcpStream::split`].
+#[derive(Debug)]
+pub struct ReadHalf<'a>(&'a TcpStream);
+
+/// The writing half of [`TcpStream::split`].
+#[derive(Debug)]
+pub struct WriteHalf<'a>(&'a TcpStream);
+
+/// The reading half of [`TcpStream::into_split`].
+#[derive(Debug)]
+pub struct OwnedReadHalf(Arc<TcpStream>);
+
+/// The writing half of [`TcpStream::into_split`]; dropping it shuts down the write side.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    stream: Arc<TcpStream>,
+    shutdown_on_drop: bool,
+}
+
+impl ReadHalf<'_> {
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.peer_addr()
+    }
+}
+
+impl OwnedReadHalf {
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.peer_addr()
+    }
+}
+
+impl OwnedWriteHalf {
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.peer_addr()
+    }
+
+    /// Drops the half without shutting down the write side.
+    pub fn forget(mut self) {
+        self.shutdown_on_drop = false;
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            let _ = self.stream.shutdown_write();
+        }
+    }
+}
+
+impl AsyncRead for ReadHalf<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0.poll_read_ref(cx, buf)
+    }
+}
+
+impl AsyncRead for OwnedReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0.poll_read_ref(cx, buf)
+    }
+}
+
+macro_rules! write_half {
+    ($ty:ty, $stream:ident => $get:expr) => {
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let $stream = &*self;
+                $get.poll_write_ref(cx, buf)
+            }
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $stream = &*self;
+                Poll::Ready($get.shutdown_write())
+            }
+        }
+    };
+}
+
+write_half!(WriteHalf<'_>, half => half.0);
+write_half!(OwnedWriteHalf, half => half.stream);

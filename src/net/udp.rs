@@ -1,0 +1,136 @@
+//! UDP: [`UdpSocket`].
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use crate::reactor::registration::PollEvented;
+use crate::reactor::scheduled_io::Direction;
+
+/// A UDP socket.
+///
+/// All methods take `&self`, so one socket can be shared (e.g. in an `Arc`) by a sending task
+/// and a receiving task.
+///
+/// ```
+/// use spindle::net::UdpSocket;
+/// spindle::block_on(async {
+///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     a.send_to(b"hi", b.local_addr().unwrap()).await.unwrap();
+///     let mut buf = [0; 8];
+///     let (n, from) = b.recv_from(&mut buf).await.unwrap();
+///     assert_eq!((&buf[..n], from), (&b"hi"[..], a.local_addr().unwrap()));
+/// });
+/// ```
+pub struct UdpSocket {
+    io: PollEvented<mio::net::UdpSocket>,
+}
+
+impl UdpSocket {
+    /// Binds to `addr` (the first of its addresses that works).
+    ///
+    /// # Errors
+    /// The OS's (address in use, ...); or outside a runtime.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        super::each_addr(addr, |addr| async move {
+            UdpSocket::from_mio(mio::net::UdpSocket::bind(addr)?)
+        })
+        .await
+    }
+
+    fn from_mio(socket: mio::net::UdpSocket) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            io: PollEvented::new(socket)?,
+        })
+    }
+
+    /// Wraps a bound std socket (switched to nonblocking mode here).
+    ///
+    /// # Errors
+    /// Outside a runtime, or if the OS refuses.
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        socket.set_nonblocking(true)?;
+        UdpSocket::from_mio(mio::net::UdpSocket::from_std(socket))
+    }
+
+    /// Sets the default peer for [`send`](Self::send) and the only source [`recv`](Self::recv)
+    /// accepts.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        super::each_addr(addr, |addr| async move { self.io.get_ref().connect(addr) }).await
+    }
+
+    /// Sends a datagram to `target`, returning the bytes sent.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
+        let target = super::resolve(target)?[0];
+        self.io
+            .registration()
+            .async_io(Direction::Write, || self.io.get_ref().send_to(buf, target))
+            .await
+    }
+
+    /// Receives a datagram, returning its length and sender. A datagram longer than `buf` is
+    /// truncated.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io
+            .registration()
+            .async_io(Direction::Read, || self.io.get_ref().recv_from(buf))
+            .await
+    }
+
+    /// Sends to the connected peer.
+    ///
+    /// # Errors
+    /// The OS's (`NotConnected` without [`connect`](Self::connect); `ConnectionRefused` if an
+    /// earlier datagram drew an ICMP "port unreachable").
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io
+            .registration()
+            .async_io(Direction::Write, || self.io.get_ref().send(buf))
+            .await
+    }
+
+    /// Receives from the connected peer.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io
+            .registration()
+            .async_io(Direction::Read, || self.io.get_ref().recv(buf))
+            .await
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The connected peer's address.
+    ///
+    /// # Errors
+    /// `NotConnected` without [`connect`](Self::connect).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}

@@ -1,0 +1,180 @@
+//! Unix-domain stream sockets: [`UnixListener`], [`UnixStream`].
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::io::{AsyncRead, AsyncWrite};
+use crate::reactor::registration::PollEvented;
+use crate::reactor::scheduled_io::Direction;
+
+/// A Unix-domain socket listening for connections.
+pub struct UnixListener {
+    io: PollEvented<mio::net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds to `path` and listens. The path must not exist yet.
+    ///
+    /// # Errors
+    /// The OS's (`AddrInUse` if the path exists); or outside a runtime.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let listener = mio::net::UnixListener::bind(path)?;
+        Ok(UnixListener {
+            io: PollEvented::with_interest(listener, mio::Interest::READABLE)?,
+        })
+    }
+
+    /// Waits for a connection.
+    ///
+    /// # Errors
+    /// The OS's (e.g. `EMFILE`; the listener stays usable).
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, addr) = self
+            .io
+            .registration()
+            .async_io(Direction::Read, || self.io.get_ref().accept())
+            .await?;
+        Ok((UnixStream::from_mio(stream)?, addr))
+    }
+
+    /// The address this listener is bound to.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// A Unix-domain stream connection.
+///
+/// ```
+/// use spindle::io::{AsyncReadExt, AsyncWriteExt};
+/// spindle::block_on(async {
+///     let (mut a, mut b) = spindle::net::UnixStream::pair().unwrap();
+///     a.write_all(b"over the socketpair").await.unwrap();
+///     a.shutdown().await.unwrap();
+///     let mut got = String::new();
+///     let mut bytes = Vec::new();
+///     b.read_to_end(&mut bytes).await.unwrap();
+///     got.push_str(std::str::from_utf8(&bytes).unwrap());
+///     assert_eq!(got, "over the socketpair");
+/// });
+/// ```
+pub struct UnixStream {
+    io: PollEvented<mio::net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    ///
+    /// # Errors
+    /// The OS's (`NotFound`, `ConnectionRefused`, ...); or outside a runtime.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let stream = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
+        loop {
+            let event = stream.io.registration().readiness(Direction::Write).await?;
+            if let Some(error) = stream.io.get_ref().take_error()? {
+                return Err(error);
+            }
+            match stream.io.get_ref().peer_addr() {
+                Ok(_) => return Ok(stream),
+                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
+                    stream.io.registration().clear_readiness(event);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// A connected pair, as `socketpair(2)` makes.
+    ///
+    /// # Errors
+    /// The OS's; or outside a runtime.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+    }
+
+    fn from_mio(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: PollEvented::new(stream)?,
+        })
+    }
+
+    /// Wraps a connected std stream (switched to nonblocking mode here).
+    ///
+    /// # Errors
+    /// Outside a runtime, or if the OS refuses.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream").finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let io = &self.io;
+        io.registration()
+            .poll_io(cx, Direction::Read, || (&*io.get_ref()).read(buf))
+    }
+}
+
+impl AsyncWrite for UnixStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let io = &self.io;
+        io.registration()
+            .poll_io(cx, Direction::Write, || (&*io.get_ref()).write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.io.get_ref().shutdown(Shutdown::Write))
+    }
+}

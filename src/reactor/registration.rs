@@ -1,0 +1,175 @@
+//! A source's membership in the reactor, and the readiness loop every I/O type is built on.
+
+use std::future::poll_fn;
+use std::io;
+use std::task::{ready, Context, Poll};
+
+use mio::event::Source;
+
+use super::scheduled_io::{Direction, ReadyEvent, ScheduledIo, Shutdown};
+use super::Handle;
+use crate::loom::sync::Arc;
+
+/// A registered source's slot in the reactor. Dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    handle: Handle,
+    io: Arc<ScheduledIo>,
+    token: mio::Token,
+}
+
+fn shutdown_error() -> io::Error {
+    io::Error::other("the spindle runtime owning this I/O resource has shut down")
+}
+
+impl Registration {
+    /// Registers `source` with the current runtime's reactor.
+    pub(crate) fn new(source: &mut impl Source, interest: mio::Interest) -> io::Result<Self> {
+        Registration::new_with_handle(Handle::current()?, source, interest)
+    }
+
+    pub(crate) fn new_with_handle(
+        handle: Handle,
+        source: &mut impl Source,
+        interest: mio::Interest,
+    ) -> io::Result<Registration> {
+        let io = Arc::new(ScheduledIo::new());
+        let token = {
+            let mut sources = handle.sources();
+            if sources.closed {
+                return Err(shutdown_error());
+            }
+            sources.slab.insert(io.clone())?
+        };
+        if let Err(error) = handle.registry().register(source, token, interest) {
+            handle.sources().slab.remove(token);
+            return Err(error);
+        }
+        Ok(Registration { handle, io, token })
+    }
+
+    /// Removes `source` from the OS poller. Call before the source is closed.
+    pub(crate) fn deregister(&self, source: &mut impl Source) -> io::Result<()> {
+        self.handle.registry().deregister(source)
+    }
+
+    /// Ready in `direction`, or `Pending` with the task's waker stored.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.io
+            .poll_ready(cx, direction)
+            .map_err(|Shutdown| shutdown_error())
+    }
+
+    /// Forgets the readiness `event` saw (after a `WouldBlock`), unless newer events arrived.
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
+        self.io.clear_readiness(event);
+    }
+
+    /// Waits until ready in `direction`.
+    pub(crate) async fn readiness(&self, direction: Direction) -> io::Result<ReadyEvent> {
+        poll_fn(|cx| self.poll_ready(cx, direction)).await
+    }
+
+    /// Runs `operation` when the source is ready in `direction`, until it does not return
+    /// `WouldBlock`. Its readiness is cleared on each `WouldBlock`.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut operation: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let event = ready!(self.poll_ready(cx, direction))?;
+            // A source that is always ready must not keep the task from yielding.
+            ready!(crate::task::coop::poll_proceed(cx));
+            match operation() {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readiness(event);
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// The `async` form of [`poll_io`](Self::poll_io).
+    pub(crate) async fn async_io<R>(
+        &self,
+        direction: Direction,
+        mut operation: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_io(cx, direction, &mut operation)).await
+    }
+
+    /// Runs `operation` once if the source looks ready, without waiting.
+    pub(crate) fn try_io<R>(
+        &self,
+        direction: Direction,
+        operation: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let event = match self.io.current(direction) {
+            Poll::Ready(Ok(event)) => event,
+            Poll::Ready(Err(Shutdown)) => return Err(shutdown_error()),
+            Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
+        };
+        match operation() {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                self.clear_readiness(event);
+                Err(error)
+            }
+            result => result,
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.handle.sources().slab.remove(self.token);
+    }
+}
+
+/// A mio source together with its registration: the core of every spindle I/O type.
+/// Dropping it deregisters the source, then closes it.
+#[derive(Debug)]
+pub(crate) struct PollEvented<S: Source> {
+    source: Option<S>,
+    registration: Registration,
+}
+
+impl<S: Source> PollEvented<S> {
+    /// Registers `source` for reading and writing with the current runtime's reactor.
+    pub(crate) fn new(source: S) -> io::Result<PollEvented<S>> {
+        PollEvented::with_interest(source, mio::Interest::READABLE | mio::Interest::WRITABLE)
+    }
+
+    pub(crate) fn with_interest(
+        mut source: S,
+        interest: mio::Interest,
+    ) -> io::Result<PollEvented<S>> {
+        let registration = Registration::new(&mut source, interest)?;
+        Ok(PollEvented {
+            source: Some(source),
+            registration,
+        })
+    }
+
+    pub(crate) fn get_ref(&self) -> &S {
+        self.source.as_ref().expect("present until drop")
+    }
+
+    pub(crate) fn registration(&self) -> &Registration {
+        &self.registration
+    }
+}
+
+impl<S: Source> Drop for PollEvented<S> {
+    fn drop(&mut self) {
+        if let Some(mut source) = self.source.take() {
+            // Deregister before the fd closes: a closed fd cannot be removed from the poller.
+            let _ = self.registration.deregister(&mut source);
+        }
+    }
+}
