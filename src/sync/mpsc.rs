@@ -1,0 +1,660 @@
+//! A multi-producer, single-consumer FIFO channel: bounded ([`channel`]) or unbounded
+//! ([`unbounded_channel`]).
+//!
+//! ```
+//! use spindle::sync::mpsc;
+//!
+//! spindle::block_on(async {
+//!     let (tx, mut rx) = mpsc::channel(1);
+//!     for id in 0..3 {
+//!         let tx = tx.clone();
+//!         spindle::spawn(async move {
+//!             // With capacity 1, every sender but one waits here for space.
+//!             tx.send(id).await.unwrap();
+//!         });
+//!     }
+//!     drop(tx);
+//!     let mut got = Vec::new();
+//!     while let Some(id) = rx.recv().await {
+//!         got.push(id);
+//!     }
+//!     got.sort();
+//!     assert_eq!(got, [0, 1, 2]);
+//! });
+//! ```
+//!
+//! # Semantics
+//!
+//! - Messages are received in the order their sends took effect; messages of one sender keep
+//!   that sender's order.
+//! - `recv` returns `None` once every sender is dropped (or the receiver called `close`) and
+//!   the buffer is empty; messages sent before that are still received.
+//! - When the receiver is dropped or closes the channel, every send fails and hands the value
+//!   back; values still buffered when the receiver is dropped are dropped with it.
+//! - A bounded channel holds at most `capacity` messages. Senders that find it full wait in
+//!   arrival order; each slot that `recv` frees is granted to the longest waiting sender, so a
+//!   later `try_send` cannot take it. A waiting `send` future that is dropped gives its
+//!   granted slot (if it had one) to the next waiter: no slot and no wake-up is lost.
+//!
+//! # Implementation notes
+//!
+//! One `Arc` holds a mutex around a ring buffer (`VecDeque`), the receiver's waker, the
+//! waiting senders and two closed flags; a sender count lives beside it in an atomic. Wakers
+//! are taken out under the lock and woken after it is released, and user values are never
+//! dropped under the lock (their destructors may use the channel). Once the ring buffer has
+//! grown to the working size, a message costs no allocation. The receiver's waker is taken by
+//! the first send that finds it, so a burst of sends wakes the receiver once.
+//!
+//! Loom models: `loom_mpsc_two_senders_one_receiver`, `loom_mpsc_bounded_sender_waits_for_space`,
+//! `loom_mpsc_cancelled_send_passes_permit_on`, `loom_mpsc_cancel_races_grant` (with a negative
+//! control), `loom_mpsc_last_sender_drop_races_recv`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use crate::loom::sync::{Arc, Mutex, MutexGuard};
+
+use self::error::{SendError, TryRecvError, TrySendError};
+
+/// Errors of the mpsc channels.
+pub mod error {
+    use std::fmt;
+
+    /// The receiver was dropped or closed the channel; holds the value that was not sent.
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub struct SendError<T>(pub T);
+
+    impl<T> fmt::Debug for SendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SendError").finish_non_exhaustive()
+        }
+    }
+
+    impl<T> fmt::Display for SendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("channel closed")
+        }
+    }
+
+    impl<T> std::error::Error for SendError<T> {}
+
+    /// Why [`Sender::try_send`](super::Sender::try_send) failed; holds the value.
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub enum TrySendError<T> {
+        /// The channel holds `capacity` messages already (or waiting senders were granted
+        /// the free slots).
+        Full(T),
+        /// The receiver was dropped or closed the channel.
+        Closed(T),
+    }
+
+    impl<T> TrySendError<T> {
+        /// The value that was not sent.
+        pub fn into_inner(self) -> T {
+            match self {
+                TrySendError::Full(value) | TrySendError::Closed(value) => value,
+            }
+        }
+    }
+
+    impl<T> fmt::Debug for TrySendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                TrySendError::Full(_) => f.write_str("Full(..)"),
+                TrySendError::Closed(_) => f.write_str("Closed(..)"),
+            }
+        }
+    }
+
+    impl<T> fmt::Display for TrySendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                TrySendError::Full(_) => f.write_str("no available capacity"),
+                TrySendError::Closed(_) => f.write_str("channel closed"),
+            }
+        }
+    }
+
+    impl<T> std::error::Error for TrySendError<T> {}
+
+    impl<T> From<SendError<T>> for TrySendError<T> {
+        fn from(error: SendError<T>) -> TrySendError<T> {
+            TrySendError::Closed(error.0)
+        }
+    }
+
+    /// Why `try_recv` returned no message.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    pub enum TryRecvError {
+        /// The buffer is empty; senders may still send.
+        Empty,
+        /// The buffer is empty and no message will come: every sender is gone or the
+        /// receiver closed the channel.
+        Disconnected,
+    }
+
+    impl fmt::Display for TryRecvError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                TryRecvError::Empty => f.write_str("receiving on an empty channel"),
+                TryRecvError::Disconnected => f.write_str("receiving on a closed channel"),
+            }
+        }
+    }
+
+    impl std::error::Error for TryRecvError {}
+}
+
+/// Creates a bounded channel that buffers at most `capacity` messages; `send` waits for space
+/// beyond that.
+///
+/// # Panics
+/// If `capacity` is 0: a bounded channel needs room for at least one message (there is no
+/// rendezvous mode).
+#[track_caller]
+pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(
+        capacity > 0,
+        "mpsc bounded channel requires capacity > 0 (got 0)"
+    );
+    let chan = Chan::new(capacity);
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// Creates an unbounded channel: `send` never waits, the buffer grows as needed.
+pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
+    // `usize::MAX` messages cannot exist in memory, so the bound is never reached.
+    let chan = Chan::new(usize::MAX);
+    (
+        UnboundedSender { chan: chan.clone() },
+        UnboundedReceiver { chan },
+    )
+}
+
+/// The sending half of a bounded channel; clone it for more senders.
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving half of a bounded channel.
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The sending half of an unbounded channel; clone it for more senders.
+pub struct UnboundedSender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving half of an unbounded channel.
+pub struct UnboundedReceiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+struct Chan<T> {
+    state: Mutex<State<T>>,
+    /// Maximum buffered messages; `usize::MAX` for unbounded channels.
+    capacity: usize,
+    /// Live senders. It carries no data (everything else is under the lock), so Relaxed
+    /// suffices: the RMWs are totally ordered and exactly one drop sees the count reach 0.
+    senders: AtomicUsize,
+}
+
+struct State<T> {
+    buffer: VecDeque<T>,
+    /// Set by the receiver when it waits; taken (and woken) by the next send or last sender.
+    rx_waker: Option<Waker>,
+    /// The receiver closed the channel or was dropped: sends fail.
+    rx_closed: bool,
+    /// Every sender is dropped: `recv` ends once the buffer is empty.
+    tx_closed: bool,
+    /// Senders waiting for space, oldest first; ids increase front to back. The first
+    /// `granted` entries hold a slot reserved for them by `recv` and only need to run.
+    ///
+    /// Invariants: `buffer.len() + granted <= capacity`; and while an entry beyond the first
+    /// `granted` exists and the receiver is open, the channel is full
+    /// (`buffer.len() + granted == capacity`), since every freed slot is granted at once.
+    waiters: VecDeque<Waiter>,
+    granted: usize,
+    next_waiter_id: u64,
+}
+
+struct Waiter {
+    id: u64,
+    /// `None` once taken to wake it (granted, or the channel closed).
+    waker: Option<Waker>,
+}
+
+impl<T> Chan<T> {
+    fn new(capacity: usize) -> Arc<Chan<T>> {
+        Arc::new(Chan {
+            state: Mutex::new(State {
+                buffer: VecDeque::new(),
+                rx_waker: None,
+                rx_closed: false,
+                tx_closed: false,
+                waiters: VecDeque::new(),
+                granted: 0,
+                next_waiter_id: 0,
+            }),
+            capacity,
+            senders: AtomicUsize::new(1),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // No user code runs under the lock (values are moved, never dropped, inside it), so a
+        // poisoned lock still guards consistent state.
+        match self.state.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Buffers `value` and wakes the receiver, after the caller checked the receiver is open
+    /// and the slot is the caller's.
+    fn push(&self, mut state: MutexGuard<'_, State<T>>, value: T) {
+        state.buffer.push_back(value);
+        let waker = state.rx_waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let state = self.lock();
+        if state.rx_closed {
+            return Err(TrySendError::Closed(value));
+        }
+        if !state.has_space(self.capacity) {
+            return Err(TrySendError::Full(value));
+        }
+        self.push(state, value);
+        Ok(())
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut state = self.lock();
+        if let Some(value) = state.buffer.pop_front() {
+            let waker = state.grant_next();
+            drop(state);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            return Poll::Ready(Some(value));
+        }
+        if state.tx_closed || state.rx_closed {
+            return Poll::Ready(None);
+        }
+        match &state.rx_waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.rx_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut state = self.lock();
+        if let Some(value) = state.buffer.pop_front() {
+            let waker = state.grant_next();
+            drop(state);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            return Ok(value);
+        }
+        if state.tx_closed || state.rx_closed {
+            Err(TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    /// Makes every later send fail and wakes the waiting senders so they fail too.
+    fn close(&self) {
+        let mut state = self.lock();
+        state.rx_closed = true;
+        // Closing is rare; collecting the wakers lets them be woken outside the lock.
+        let wakers: Vec<Waker> = state
+            .waiters
+            .iter_mut()
+            .filter_map(|waiter| waiter.waker.take())
+            .collect();
+        drop(state);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.lock().rx_closed
+    }
+
+    fn len(&self) -> usize {
+        self.lock().buffer.len()
+    }
+
+    fn add_sender(&self) {
+        // Relaxed: see `senders`; a sender exists (the one being cloned), so the count is > 0.
+        self.senders.fetch_add(1, Relaxed);
+    }
+
+    fn drop_sender(&self) {
+        if self.senders.fetch_sub(1, Relaxed) != 1 {
+            return;
+        }
+        let mut state = self.lock();
+        state.tx_closed = true;
+        let waker = state.rx_waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn drop_receiver(&self) {
+        self.close();
+        // Take the buffered values out and drop them after unlocking: their destructors may
+        // use this channel (e.g. drop one of its senders).
+        let buffered = std::mem::take(&mut self.lock().buffer);
+        drop(buffered);
+    }
+}
+
+impl<T> State<T> {
+    fn has_space(&self, capacity: usize) -> bool {
+        self.buffer.len() + self.granted < capacity
+    }
+
+    /// A slot was freed: reserves it for the oldest ungranted waiter, if any, and returns its
+    /// waker to wake once the lock is released.
+    fn grant_next(&mut self) -> Option<Waker> {
+        let waiter = self.waiters.get_mut(self.granted)?;
+        self.granted += 1;
+        waiter.waker.take()
+    }
+
+    fn waiter_index(&self, id: u64) -> usize {
+        self.waiters
+            .binary_search_by_key(&id, |waiter| waiter.id)
+            .expect("a waiting sender's entry is removed only by that sender")
+    }
+
+    /// Removes the entry of waiter `id`; returns whether it held a granted slot (now free).
+    fn remove_waiter(&mut self, id: u64) -> bool {
+        let index = self.waiter_index(id);
+        self.waiters.remove(index);
+        let was_granted = index < self.granted;
+        if was_granted {
+            self.granted -= 1;
+        }
+        was_granted
+    }
+}
+
+/// The future of [`Sender::send`]: the value, and the sender's place in the wait queue once
+/// it has one.
+struct SendFuture<'a, T> {
+    chan: &'a Chan<T>,
+    value: Option<T>,
+    waiter: Option<u64>,
+}
+
+// The value is never pinned (it is moved into the buffer), so the future is `Unpin` whatever
+// `T` is.
+impl<T> Unpin for SendFuture<'_, T> {}
+
+impl<T> Future for SendFuture<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let mut state = this.chan.lock();
+        if state.rx_closed {
+            if let Some(id) = this.waiter.take() {
+                // A granted slot is not passed on: every sender fails now.
+                state.remove_waiter(id);
+            }
+            drop(state);
+            let value = this
+                .value
+                .take()
+                .expect("SendFuture polled after completion");
+            return Poll::Ready(Err(SendError(value)));
+        }
+        match this.waiter {
+            None if state.has_space(this.chan.capacity) => {}
+            None => {
+                // Full: queue up. Nothing can be granted to us until a `recv` frees a slot,
+                // which wakes us through this waker.
+                let id = state.next_waiter_id;
+                state.next_waiter_id += 1;
+                state.waiters.push_back(Waiter {
+                    id,
+                    waker: Some(cx.waker().clone()),
+                });
+                this.waiter = Some(id);
+                return Poll::Pending;
+            }
+            Some(id) => {
+                let index = state.waiter_index(id);
+                if index >= state.granted {
+                    // Not our turn yet (a spurious poll): keep the newest waker.
+                    let entry = &mut state.waiters[index].waker;
+                    if !entry.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        *entry = Some(cx.waker().clone());
+                    }
+                    return Poll::Pending;
+                }
+                // Our slot was reserved: turn the reservation into a buffered message.
+                state.waiters.remove(index);
+                state.granted -= 1;
+                this.waiter = None;
+            }
+        }
+        let value = this
+            .value
+            .take()
+            .expect("SendFuture polled after completion");
+        this.chan.push(state, value);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T> Drop for SendFuture<'_, T> {
+    fn drop(&mut self) {
+        let Some(id) = self.waiter.take() else {
+            return;
+        };
+        // Cancelled while waiting: leave the queue, and if a slot had been granted to us,
+        // grant it to the next waiter so its wake-up is not lost with us.
+        let mut state = self.chan.lock();
+        let waker = if state.remove_waiter(id) {
+            state.grant_next()
+        } else {
+            None
+        };
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        // `self.value` is dropped after this, outside the lock.
+    }
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, waiting for space if the channel is full. Fails, handing the value back,
+    /// if the receiver is dropped or closes the channel (also while waiting).
+    ///
+    /// Cancel safety: dropping the future before it completes drops the value unsent and
+    /// gives any slot reserved for it to the next waiting sender.
+    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        SendFuture {
+            chan: &self.chan,
+            value: Some(value),
+            waiter: None,
+        }
+        .await
+    }
+
+    /// Sends `value` if there is space now.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.chan.try_send(value)
+    }
+
+    /// Sends `value` from a plain thread, blocking it while the channel is full.
+    ///
+    /// # Panics
+    /// Inside a spindle runtime (it would stall its tasks); use [`send`](Self::send) there.
+    #[track_caller]
+    pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        super::blocking::block_on("mpsc::Sender::blocking_send", self.send(value))
+    }
+
+    /// Whether the receiver was dropped or closed the channel.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// How many messages could be sent now without waiting.
+    pub fn capacity(&self) -> usize {
+        let state = self.chan.lock();
+        self.chan.capacity - state.buffer.len() - state.granted
+    }
+
+    /// The capacity the channel was created with.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.capacity
+    }
+
+    /// Whether both senders belong to the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> UnboundedSender<T> {
+    /// Sends `value` at once. Fails, handing the value back, if the receiver is dropped or
+    /// closed the channel.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.chan.try_send(value).map_err(|error| match error {
+            TrySendError::Closed(value) => SendError(value),
+            TrySendError::Full(_) => unreachable!("an unbounded channel is never full"),
+        })
+    }
+
+    /// Whether the receiver was dropped or closed the channel.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Whether both senders belong to the same channel.
+    pub fn same_channel(&self, other: &UnboundedSender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+macro_rules! receiver_methods {
+    ($name:literal) => {
+        /// Receives the next message, waiting for one. Returns `None` once the buffer is
+        /// empty and every sender is dropped (or [`close`](Self::close) was called).
+        ///
+        /// Cancel safety: dropping the future loses no message.
+        pub async fn recv(&mut self) -> Option<T> {
+            poll_fn(|cx| self.chan.poll_recv(cx)).await
+        }
+
+        /// The poll form of [`recv`](Self::recv), for hand-written futures.
+        pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.chan.poll_recv(cx)
+        }
+
+        /// Takes the next message if one is buffered, without waiting.
+        pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+            self.chan.try_recv()
+        }
+
+        /// Receives the next message from a plain thread, blocking it while the buffer is
+        /// empty.
+        ///
+        /// # Panics
+        /// Inside a spindle runtime (it would stall its tasks); use [`recv`](Self::recv)
+        /// there.
+        #[track_caller]
+        pub fn blocking_recv(&mut self) -> Option<T> {
+            super::blocking::block_on(
+                concat!("mpsc::", $name, "::blocking_recv"),
+                poll_fn(|cx| self.chan.poll_recv(cx)),
+            )
+        }
+
+        /// Closes the channel: later sends fail (waiting ones too), while messages already
+        /// buffered can still be received.
+        pub fn close(&mut self) {
+            self.chan.close();
+        }
+
+        /// How many messages are buffered.
+        pub fn len(&self) -> usize {
+            self.chan.len()
+        }
+
+        /// Whether no message is buffered.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+    };
+}
+
+impl<T> Receiver<T> {
+    receiver_methods!("Receiver");
+}
+
+impl<T> UnboundedReceiver<T> {
+    receiver_methods!("UnboundedReceiver");
+}
+
+macro_rules! sender_impls {
+    ($sender:ident, $receiver:ident) => {
+        impl<T> Clone for $sender<T> {
+            fn clone(&self) -> $sender<T> {
+                self.chan.add_sender();
+                $sender {
+                    chan: self.chan.clone(),
+                }
+            }
+        }
+
+        impl<T> Drop for $sender<T> {
+            fn drop(&mut self) {
+                self.chan.drop_sender();
+            }
+        }
+
+        impl<T> Drop for $receiver<T> {
+            fn drop(&mut self) {
+                self.chan.drop_receiver();
+            }
+        }
+
+        impl<T> fmt::Debug for $sender<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(concat!("mpsc::", stringify!($sender)))
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<T> fmt::Debug for $receiver<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(concat!("mpsc::", stringify!($receiver)))
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+sender_impls!(Sender, Receiver);
+sender_impls!(UnboundedSender, UnboundedReceiver);

@@ -1,0 +1,552 @@
+//! Channels: oneshot and mpsc, inside the runtime and across OS threads.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+
+use spindle::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
+use spindle::sync::oneshot::error::{RecvError, TryRecvError as OneshotTryRecvError};
+use spindle::sync::{mpsc, oneshot};
+
+/// Counts how many times values carrying the same counter were dropped.
+#[derive(Debug)]
+struct Tracked {
+    id: usize,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Tracked {
+    fn new(id: usize, drops: &Arc<AtomicUsize>) -> Tracked {
+        Tracked {
+            id,
+            drops: drops.clone(),
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+    }
+}
+
+/// Deliberately not `Debug`: the error types must still be.
+struct Opaque;
+
+/// A waker that counts its wakes, for polling futures by hand.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+    let counter = Arc::new(CountingWaker::default());
+    (counter.clone(), Waker::from(counter))
+}
+
+// ---------------------------------------------------------------- oneshot
+
+#[test]
+fn oneshot_value_sent_from_a_task_reaches_the_awaiting_receiver() {
+    let got = spindle::block_on(async {
+        let (tx, rx) = oneshot::channel();
+        spindle::spawn(async move {
+            spindle::task::yield_now().await;
+            tx.send(7).unwrap();
+        });
+        rx.await
+    });
+    assert_eq!(got, Ok(7));
+}
+
+#[test]
+fn oneshot_dropped_sender_gives_recv_error() {
+    let got = spindle::block_on(async {
+        let (tx, rx) = oneshot::channel::<u8>();
+        spindle::spawn(async move {
+            spindle::task::yield_now().await;
+            drop(tx);
+        });
+        rx.await
+    });
+    assert_eq!(got, Err(RecvError::try_from_dropped()));
+}
+
+/// `RecvError` has no public constructor; get one the way users do.
+trait FromDropped {
+    fn try_from_dropped() -> Self;
+}
+
+impl FromDropped for RecvError {
+    fn try_from_dropped() -> RecvError {
+        let (tx, rx) = oneshot::channel::<()>();
+        drop(tx);
+        rx.blocking_recv().unwrap_err()
+    }
+}
+
+#[test]
+fn oneshot_send_to_dropped_receiver_returns_the_value() {
+    let (tx, rx) = oneshot::channel();
+    assert!(!tx.is_closed());
+    drop(rx);
+    assert!(tx.is_closed());
+    assert_eq!(tx.send("back"), Err("back"));
+}
+
+#[test]
+fn oneshot_try_recv_reports_empty_then_value_then_closed() {
+    let (tx, mut rx) = oneshot::channel();
+    assert_eq!(rx.try_recv(), Err(OneshotTryRecvError::Empty));
+    tx.send(3).unwrap();
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(rx.try_recv(), Err(OneshotTryRecvError::Closed));
+
+    let (tx, mut rx) = oneshot::channel::<u8>();
+    drop(tx);
+    assert_eq!(rx.try_recv(), Err(OneshotTryRecvError::Closed));
+}
+
+#[test]
+fn oneshot_close_refuses_later_sends_but_keeps_an_earlier_value() {
+    let (tx, mut rx) = oneshot::channel();
+    rx.close();
+    assert!(tx.is_closed());
+    assert_eq!(tx.send(1), Err(1));
+    assert_eq!(spindle::block_on(rx), Err(RecvError::try_from_dropped()));
+
+    let (tx, mut rx) = oneshot::channel();
+    tx.send(2).unwrap();
+    rx.close();
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn oneshot_closed_wakes_the_sender_when_the_receiver_goes() {
+    spindle::block_on(async {
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let dropper = spindle::spawn(async move {
+            spindle::task::yield_now().await;
+            drop(rx);
+        });
+        tx.closed().await;
+        assert!(tx.is_closed());
+        dropper.await.unwrap();
+    });
+}
+
+#[test]
+fn oneshot_closed_is_pending_while_the_receiver_lives() {
+    let (mut tx, rx) = oneshot::channel::<u8>();
+    let (wakes, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(tx.poll_closed(&mut cx).is_pending());
+    assert!(tx.poll_closed(&mut cx).is_pending()); // same waker: kept
+    drop(rx);
+    assert_eq!(wakes.0.load(SeqCst), 1);
+    assert!(tx.poll_closed(&mut cx).is_ready());
+}
+
+#[test]
+fn oneshot_blocking_recv_across_threads() {
+    for _ in 0..100 {
+        let (tx, rx) = oneshot::channel();
+        let sender = thread::spawn(move || tx.send(String::from("hi")).unwrap());
+        assert_eq!(rx.blocking_recv().as_deref(), Ok("hi"));
+        sender.join().unwrap();
+    }
+}
+
+#[test]
+fn oneshot_receiver_awaited_in_runtime_sender_on_another_thread() {
+    let (tx, rx) = oneshot::channel();
+    let barrier = Arc::new(Barrier::new(2));
+    let sender = {
+        let barrier = barrier.clone();
+        thread::spawn(move || {
+            barrier.wait();
+            tx.send(5u64).unwrap();
+        })
+    };
+    let got = spindle::block_on(async move {
+        // Register the waker first, then let the other thread send.
+        let mut rx = pin!(rx);
+        let first = std::future::poll_fn(|cx| Poll::Ready(rx.as_mut().poll(cx))).await;
+        assert!(first.is_pending());
+        barrier.wait();
+        rx.await
+    });
+    assert_eq!(got, Ok(5));
+    sender.join().unwrap();
+}
+
+#[test]
+fn oneshot_values_are_dropped_exactly_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    // Received: dropped by the receiver's owner.
+    let (tx, rx) = oneshot::channel();
+    tx.send(Tracked::new(0, &drops)).unwrap();
+    drop(rx.blocking_recv().unwrap());
+    assert_eq!(drops.load(SeqCst), 1);
+    // Sent, never received: dropped with the receiver.
+    let (tx, rx) = oneshot::channel();
+    tx.send(Tracked::new(1, &drops)).unwrap();
+    assert_eq!(drops.load(SeqCst), 1);
+    drop(rx);
+    assert_eq!(drops.load(SeqCst), 2);
+    // Refused: handed back, dropped by the caller.
+    let (tx, rx) = oneshot::channel();
+    drop(rx);
+    let back = tx.send(Tracked::new(2, &drops)).unwrap_err();
+    assert_eq!((back.id, drops.load(SeqCst)), (2, 2));
+    drop(back);
+    assert_eq!(drops.load(SeqCst), 3);
+}
+
+#[test]
+fn oneshot_ping_pong_between_many_task_pairs() {
+    let pairs = 200;
+    let total = spindle::block_on(async move {
+        let mut handles = Vec::new();
+        for i in 0..pairs {
+            let (ping_tx, ping_rx) = oneshot::channel::<usize>();
+            let (pong_tx, pong_rx) = oneshot::channel::<usize>();
+            spindle::spawn(async move {
+                let n = ping_rx.await.unwrap();
+                pong_tx.send(n + 1).unwrap();
+            });
+            handles.push(spindle::spawn(async move {
+                ping_tx.send(i).unwrap();
+                pong_rx.await.unwrap()
+            }));
+        }
+        let mut total = 0;
+        for handle in handles {
+            total += handle.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(total, (1..=pairs).sum::<usize>());
+}
+
+#[test]
+#[should_panic(expected = "inside a spindle runtime")]
+fn oneshot_blocking_recv_inside_a_runtime_panics() {
+    spindle::block_on(async {
+        let (_tx, rx) = oneshot::channel::<u8>();
+        let _ = rx.blocking_recv();
+    });
+}
+
+#[test]
+fn oneshot_errors_display_and_debug() {
+    let error = RecvError::try_from_dropped();
+    assert_eq!(error.to_string(), "channel closed");
+    assert_eq!(format!("{error:?}"), "RecvError(())");
+    assert_eq!(OneshotTryRecvError::Empty.to_string(), "channel empty");
+    let _: &dyn std::error::Error = &error;
+    let _: &dyn std::error::Error = &OneshotTryRecvError::Closed;
+    let (tx, rx) = oneshot::channel::<Opaque>();
+    assert!(format!("{tx:?} {rx:?}").contains("oneshot::Sender"));
+}
+
+// ---------------------------------------------------------------- mpsc
+
+#[test]
+#[should_panic(expected = "capacity > 0")]
+fn mpsc_zero_capacity_panics() {
+    let _ = mpsc::channel::<u8>(0);
+}
+
+#[test]
+fn mpsc_messages_arrive_in_order_and_recv_ends_with_none() {
+    let got = spindle::block_on(async {
+        let (tx, mut rx) = mpsc::channel(4);
+        spindle::spawn(async move {
+            for i in 0..100 {
+                tx.send(i).await.unwrap(); // waits for space most of the time
+            }
+        });
+        let mut got = Vec::new();
+        while let Some(i) = rx.recv().await {
+            got.push(i);
+        }
+        got
+    });
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn mpsc_try_send_reports_full_until_recv_frees_a_slot() {
+    let (tx, mut rx) = mpsc::channel(2);
+    assert_eq!((tx.max_capacity(), tx.capacity()), (2, 2));
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    assert_eq!(tx.capacity(), 0);
+    assert!(matches!(tx.try_send(3), Err(TrySendError::Full(3))));
+    assert_eq!(rx.len(), 2);
+    assert_eq!(rx.try_recv(), Ok(1));
+    tx.try_send(3).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert!(rx.is_empty());
+    drop(tx);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+}
+
+#[test]
+fn mpsc_waiting_senders_are_served_in_arrival_order_and_slots_cannot_be_stolen() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(0).unwrap();
+    let (wakes, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut first = pin!(tx.send(1));
+    let mut second = pin!(tx.send(2));
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    // Freeing the slot grants it to the first waiter: a fresh try_send cannot take it.
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!(wakes.0.load(SeqCst), 1);
+    assert!(matches!(tx.try_send(9), Err(TrySendError::Full(9))));
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(first.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(wakes.0.load(SeqCst), 2);
+    assert_eq!(second.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn mpsc_cancelled_send_passes_its_granted_slot_on() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(0).unwrap();
+    let (first_wakes, first_waker) = counting_waker();
+    let (second_wakes, second_waker) = counting_waker();
+    let mut first = Box::pin(tx.send(1));
+    let mut second = pin!(tx.send(2));
+    assert!(first
+        .as_mut()
+        .poll(&mut Context::from_waker(&first_waker))
+        .is_pending());
+    assert!(second
+        .as_mut()
+        .poll(&mut Context::from_waker(&second_waker))
+        .is_pending());
+    assert_eq!(rx.try_recv(), Ok(0)); // grants the slot to `first`
+    assert_eq!(first_wakes.0.load(SeqCst), 1);
+    assert_eq!(second_wakes.0.load(SeqCst), 0);
+    drop(first); // cancelled before using its slot
+    assert_eq!(second_wakes.0.load(SeqCst), 1, "the slot was passed on");
+    assert_eq!(
+        second
+            .as_mut()
+            .poll(&mut Context::from_waker(&second_waker)),
+        Poll::Ready(Ok(()))
+    );
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(tx.capacity(), 1, "no slot leaked");
+}
+
+#[test]
+fn mpsc_cancelled_ungranted_send_leaves_no_trace() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(0).unwrap();
+    let (_wakes, waker) = counting_waker();
+    let mut waiting = Box::pin(tx.send(1));
+    assert!(waiting
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    drop(waiting);
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!(tx.capacity(), 1);
+    tx.try_send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn mpsc_many_threads_blocking_send_each_message_once_fifo_per_sender() {
+    const SENDERS: usize = 4;
+    const PER_SENDER: usize = 2_000;
+    let (tx, mut rx) = mpsc::channel::<(usize, usize)>(8);
+    let threads: Vec<_> = (0..SENDERS)
+        .map(|sender| {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for seq in 0..PER_SENDER {
+                    tx.blocking_send((sender, seq)).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut next = [0; SENDERS];
+    let mut count = 0;
+    while let Some((sender, seq)) = rx.blocking_recv() {
+        assert_eq!(seq, next[sender], "sender {sender} out of order");
+        next[sender] += 1;
+        count += 1;
+    }
+    assert_eq!(count, SENDERS * PER_SENDER);
+    assert_eq!(next, [PER_SENDER; SENDERS]);
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}
+
+#[test]
+fn mpsc_threads_send_to_a_receiver_task_in_the_runtime() {
+    const SENDERS: usize = 3;
+    const PER_SENDER: usize = 1_000;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, usize)>();
+    let threads: Vec<_> = (0..SENDERS)
+        .map(|sender| {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for seq in 0..PER_SENDER {
+                    tx.send((sender, seq)).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let next = spindle::block_on(async move {
+        let mut next = [0; SENDERS];
+        while let Some((sender, seq)) = rx.recv().await {
+            assert_eq!(seq, next[sender]);
+            next[sender] += 1;
+        }
+        next
+    });
+    assert_eq!(next, [PER_SENDER; SENDERS]);
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}
+
+#[test]
+fn mpsc_last_sender_drop_wakes_a_waiting_receiver() {
+    let got = spindle::block_on(async {
+        let (tx, mut rx) = mpsc::channel::<u8>(1);
+        let second = tx.clone();
+        spindle::spawn(async move {
+            drop(tx);
+            spindle::task::yield_now().await;
+            second.send(1).await.unwrap();
+            spindle::task::yield_now().await;
+            drop(second);
+        });
+        (rx.recv().await, rx.recv().await)
+    });
+    assert_eq!(got, (Some(1), None));
+}
+
+#[test]
+fn mpsc_dropped_receiver_fails_sends_with_the_value() {
+    let (tx, rx) = mpsc::channel(1);
+    drop(rx);
+    assert!(tx.is_closed());
+    assert_eq!(tx.blocking_send(1), Err(SendError(1)));
+    assert!(matches!(tx.try_send(2), Err(TrySendError::Closed(2))));
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    drop(rx);
+    assert_eq!(tx.send("x"), Err(SendError("x")));
+}
+
+#[test]
+fn mpsc_sender_waiting_for_space_fails_when_the_receiver_drops() {
+    let got = spindle::block_on(async {
+        let (tx, rx) = mpsc::channel(1);
+        tx.send(0).await.unwrap();
+        let dropper = spindle::spawn(async move {
+            spindle::task::yield_now().await;
+            drop(rx);
+        });
+        let got = tx.send(1).await; // waits: full
+        dropper.await.unwrap();
+        got
+    });
+    assert_eq!(got, Err(SendError(1)));
+}
+
+#[test]
+fn mpsc_close_keeps_buffered_messages_and_refuses_new_ones() {
+    spindle::block_on(async {
+        let (tx, mut rx) = mpsc::channel(4);
+        tx.send(1).await.unwrap();
+        tx.send(2).await.unwrap();
+        rx.close();
+        assert!(tx.is_closed());
+        assert_eq!(tx.send(3).await, Err(SendError(3)));
+        assert_eq!(rx.recv().await, Some(1));
+        assert_eq!(rx.recv().await, Some(2));
+        assert_eq!(rx.recv().await, None);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    });
+}
+
+#[test]
+fn mpsc_values_are_dropped_exactly_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, mut rx) = mpsc::channel(8);
+    for id in 0..5 {
+        tx.try_send(Tracked::new(id, &drops)).unwrap();
+    }
+    let first = rx.try_recv().unwrap();
+    assert_eq!((first.id, drops.load(SeqCst)), (0, 0));
+    drop(first);
+    drop(rx); // four buffered values go with the receiver
+    assert_eq!(drops.load(SeqCst), 5);
+    let back = tx
+        .try_send(Tracked::new(5, &drops))
+        .unwrap_err()
+        .into_inner();
+    assert_eq!(drops.load(SeqCst), 5);
+    drop(back);
+    drop(tx);
+    assert_eq!(drops.load(SeqCst), 6);
+}
+
+#[test]
+fn mpsc_buffered_value_that_drops_a_sender_does_not_deadlock() {
+    struct HoldsSender(#[allow(dead_code)] mpsc::UnboundedSender<HoldsSender>);
+    let (tx, rx) = mpsc::unbounded_channel();
+    tx.send(HoldsSender(tx.clone())).unwrap();
+    drop(tx);
+    drop(rx); // drops the buffered value, which drops the last sender
+}
+
+#[test]
+#[should_panic(expected = "inside a spindle runtime")]
+fn mpsc_blocking_send_inside_a_runtime_panics() {
+    spindle::block_on(async {
+        let (tx, _rx) = mpsc::channel(1);
+        let _ = tx.blocking_send(1u8);
+    });
+}
+
+#[test]
+fn mpsc_errors_display_and_debug_without_t_debug() {
+    assert_eq!(SendError(Opaque).to_string(), "channel closed");
+    assert_eq!(format!("{:?}", SendError(Opaque)), "SendError { .. }");
+    assert_eq!(format!("{:?}", TrySendError::Full(Opaque)), "Full(..)");
+    assert_eq!(
+        TrySendError::Full(Opaque).to_string(),
+        "no available capacity"
+    );
+    assert_eq!(TrySendError::Closed(Opaque).to_string(), "channel closed");
+    assert_eq!(
+        TryRecvError::Disconnected.to_string(),
+        "receiving on a closed channel"
+    );
+    let _: &dyn std::error::Error = &SendError(Opaque);
+    let _: &dyn std::error::Error = &TrySendError::Closed(Opaque);
+    let (tx, rx) = mpsc::unbounded_channel::<Opaque>();
+    assert!(format!("{tx:?} {rx:?}").contains("mpsc::UnboundedSender"));
+    assert!(tx.same_channel(&tx.clone()));
+}
