@@ -21,6 +21,7 @@ pub use unix::{UnixListener, UnixStream};
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd as _, AsRawFd as _};
 
 /// Resolves `addr`, failing if it names no address.
 pub(crate) fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
@@ -49,3 +50,21 @@ where
     }
     Err(last_error.expect("resolve returns at least one address"))
 }
+
+/// Exposes the socket's fd, like the std types (for `setsockopt` and friends).
+macro_rules! impl_as_fd {
+    ($($ty:ty),*) => {$(
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.io.get_ref().as_raw_fd()
+            }
+        }
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.io.get_ref().as_fd()
+            }
+        }
+    )*};
+}
+
+impl_as_fd!(TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream);

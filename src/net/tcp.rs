@@ -23,7 +23,7 @@ use crate::reactor::scheduled_io::Direction;
 /// });
 /// ```
 pub struct TcpListener {
-    io: PollEvented<mio::net::TcpListener>,
+    pub(super) io: PollEvented<mio::net::TcpListener>,
 }
 
 impl TcpListener {
@@ -100,7 +100,7 @@ impl fmt::Debug for TcpListener {
 /// [`split`](Self::split) and [`into_split`](Self::into_split) give halves that a reader task
 /// and a writer task can use at the same time.
 pub struct TcpStream {
-    io: PollEvented<mio::net::TcpStream>,
+    pub(super) io: PollEvented<mio::net::TcpStream>,
 }
 
 impl TcpStream {

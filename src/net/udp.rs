@@ -24,7 +24,7 @@ use crate::reactor::scheduled_io::Direction;
 /// });
 /// ```
 pub struct UdpSocket {
-    io: PollEvented<mio::net::UdpSocket>,
+    pub(super) io: PollEvented<mio::net::UdpSocket>,
 }
 
 impl UdpSocket {

@@ -14,7 +14,7 @@ use crate::reactor::scheduled_io::Direction;
 
 /// A Unix-domain socket listening for connections.
 pub struct UnixListener {
-    io: PollEvented<mio::net::UnixListener>,
+    pub(super) io: PollEvented<mio::net::UnixListener>,
 }
 
 impl UnixListener {
@@ -75,7 +75,7 @@ impl fmt::Debug for UnixListener {
 /// });
 /// ```
 pub struct UnixStream {
-    io: PollEvented<mio::net::UnixStream>,
+    pub(super) io: PollEvented<mio::net::UnixStream>,
 }
 
 impl UnixStream {
