@@ -21,7 +21,6 @@ pub use unix::{UnixListener, UnixStream};
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd as _, AsRawFd as _};
 
 /// Resolves `addr`, failing if it names no address.
 pub(crate) fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {

@@ -290,7 +290,7 @@ impl Handle {
     pub(crate) fn current() -> io::Result<Handle> {
         let runtime = crate::executor::Handle::try_current().map_err(|_| {
             io::Error::other(
-                "there is no spindle runtime on this thread: I/O types must be created \
+                "there is no spindle runtime on this thread: I/O types and timers must be created \
                  inside `Runtime::block_on`, a spawned task, or after `Runtime::enter`",
             )
         })?;
