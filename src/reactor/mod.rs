@@ -15,15 +15,15 @@
 //!   system call, and an unpark that arrives while the driver is busy leaves a token that makes
 //!   the next park return at once (never lost).
 //! - `Handle`: what I/O types and timers hold, shared by all threads: the `mio::Registry`, the
-//!   slab of registered sources ([`slab`]) and the timer wheel ([`crate::time`]). I/O types
+//!   slab of registered sources (`slab.rs`) and the timer wheel ([`crate::time`]). I/O types
 //!   find it through the runtime they are created in.
-//! - `ScheduledIo` ([`scheduled_io`]): one per source: readiness bits with a tick, and one
+//! - `ScheduledIo` (`scheduled_io.rs`): one per source: readiness bits with a tick, and one
 //!   waker per direction. Its module doc states the two protocols (no lost event, no lost
 //!   wake-up) and names the loom models that check them.
 //!
 //! # Invariants
 //! - A stale token (its source deregistered, its slot reused) never wakes the slot's new owner:
-//!   tokens carry a generation ([`slab`], test `stale_token_does_not_reach_the_new_owner`).
+//!   tokens carry a generation (`slab.rs`, test `stale_token_does_not_reach_the_new_owner`).
 //! - Readiness is cleared only after an operation returned `WouldBlock`, and only if no event
 //!   arrived since (loom model `loom_event_between_would_block_and_clear_is_kept`).
 //! - A task that registers its waker while the driver sets readiness is woken or sees the

@@ -3,7 +3,7 @@
 //!
 //! # How a timer works
 //! A [`Sleep`] registers nothing until it is first polled and its deadline has not passed
-//! yet; then it files an entry in the runtime's [hierarchical timer wheel](wheel) (6 levels ×
+//! yet; then it files an entry in the runtime's hierarchical timer wheel (`wheel.rs`) (6 levels ×
 //! 64 slots, 1 ms resolution: O(1) insertion and cancellation). The driver's park timeout is
 //! the wheel's next deadline, so an idle runtime sleeps in `epoll_wait` exactly until the
 //! next timer. When it wakes it fires the due entries, in deadline order, waking only their
