@@ -1,0 +1,145 @@
+//! Loom models of the thread pool: keep-alive expiry racing with a submit (with a negative
+//! control), shutdown racing with submits, cancel racing with a worker, and completion waking
+//! an awaiting task. Each uses one worker thread, so each finishes in seconds.
+//!
+//! Loom's `Condvar::wait_timeout` never times out, so the pool lets the model say when the
+//! keep-alive runs out (`ThreadPool::expire_keep_alive`): a thread of the model calls it at
+//! whatever point of the interleaving loom picks.
+
+use super::{Builder, JobErrorKind, ThreadPool};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::Arc;
+use crate::loom::thread;
+
+fn one_thread_pool(builder: Builder) -> ThreadPool {
+    builder.max_threads(1).min_threads(0).build().unwrap()
+}
+
+/// A pool whose only thread has run one job and is idle (or about to be).
+fn pool_with_an_idle_thread(builder: Builder) -> ThreadPool {
+    let pool = one_thread_pool(builder);
+    pool.submit(|| ()).wait().unwrap();
+    pool
+}
+
+fn keep_alive_model(builder: fn() -> Builder) {
+    loom::model(move || {
+        let pool = Arc::new(pool_with_an_idle_thread(builder()));
+        let clock = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.expire_keep_alive())
+        };
+        let ran = Arc::new(AtomicUsize::new(0));
+        let job = {
+            let ran = ran.clone();
+            pool.submit(move || ran.fetch_add(1, SeqCst))
+        };
+        // The job must run: on the idle thread (claimed before it retired) or on a new one.
+        assert_eq!(job.wait().unwrap(), 0);
+        assert_eq!(ran.load(SeqCst), 1);
+        clock.join().unwrap();
+        pool.shutdown();
+    });
+}
+
+#[test]
+fn loom_submit_racing_keep_alive_expiry_runs_the_job() {
+    keep_alive_model(Builder::new);
+}
+
+/// Negative control: a worker that retires when its keep-alive runs out without checking
+/// whether a submitter claimed it strands the job (loom reports the deadlock of `wait`).
+#[test]
+#[should_panic(expected = "deadlock")]
+fn loom_retiring_despite_a_claim_loses_the_job() {
+    keep_alive_model(|| {
+        let mut builder = Builder::new();
+        builder.retire_despite_claim = true;
+        builder
+    });
+}
+
+/// `outcome`: how the submitted job ended, checked against how often it ran.
+fn check_exactly_once(
+    result: Result<usize, super::JobError>,
+    ran: usize,
+    allowed: &[JobErrorKind],
+) {
+    match result {
+        Ok(_) => assert_eq!(ran, 1, "a job that returned ran {ran} times"),
+        Err(error) => {
+            assert!(allowed.contains(&error.kind()), "unexpected {error:?}");
+            assert_eq!(ran, 0, "a {:?} job ran", error.kind());
+        }
+    }
+}
+
+fn shutdown_model(now: bool) {
+    loom::model(move || {
+        let pool = Arc::new(one_thread_pool(Builder::new()));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let submitter = {
+            let (pool, ran) = (pool.clone(), ran.clone());
+            thread::spawn(move || pool.submit(move || ran.fetch_add(1, SeqCst)).wait())
+        };
+        if now {
+            pool.shutdown_now();
+        } else {
+            pool.shutdown();
+        }
+        let result = submitter.join().unwrap();
+        // Threads are joined: nothing can run the job any more.
+        let ran = ran.load(SeqCst);
+        if now {
+            check_exactly_once(
+                result,
+                ran,
+                &[JobErrorKind::Cancelled, JobErrorKind::ShutDown],
+            );
+        } else {
+            // A graceful shutdown runs whatever it accepted.
+            check_exactly_once(result, ran, &[JobErrorKind::ShutDown]);
+        }
+    });
+}
+
+#[test]
+fn loom_shutdown_now_racing_submit() {
+    shutdown_model(true);
+}
+
+#[test]
+fn loom_graceful_shutdown_racing_submit() {
+    shutdown_model(false);
+}
+
+#[test]
+fn loom_cancel_races_worker_take() {
+    loom::model(|| {
+        let pool = one_thread_pool(Builder::new());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let job = {
+            let ran = ran.clone();
+            pool.submit(move || ran.fetch_add(1, SeqCst))
+        };
+        let cancelled = job.cancel();
+        let result = job.wait();
+        pool.shutdown();
+        let ran = ran.load(SeqCst);
+        // Exactly one winner: a successful cancel means the job never runs, and vice versa.
+        assert_eq!(cancelled, ran == 0);
+        check_exactly_once(result, ran, &[JobErrorKind::Cancelled]);
+    });
+}
+
+#[test]
+fn loom_completion_wakes_awaiting_task() {
+    loom::model(|| {
+        let pool = one_thread_pool(Builder::new());
+        let job = pool.submit(|| 7);
+        // spindle's own `block_on` parks its thread until a waker fires; loom reports a
+        // deadlock if the completion never reaches the waker the handle registered.
+        assert_eq!(crate::block_on(job).unwrap(), 7);
+        pool.shutdown();
+    });
+}
