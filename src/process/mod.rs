@@ -73,6 +73,7 @@ mod pool;
 mod slot;
 mod supervisor;
 mod sys;
+mod wake;
 mod worker;
 
 pub use codec::{decode_exact, Decode, DecodeError, Encode, Reader};

@@ -25,7 +25,8 @@ use libc::pid_t;
 use super::error::{ExitReason, ProcessError};
 use super::frame::{parse_reply, FrameReader, Reply, PROTOCOL_VERSION};
 use super::sys::{self, ExecPlan};
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use super::wake::WakeFlag;
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
 
 /// A validated ITEMS reply body.
@@ -80,8 +81,7 @@ pub(crate) struct Inbox {
 pub(crate) struct Shared {
     inbox: Mutex<Inbox>,
     wake_tx: UnixStream,
-    /// A wake-up byte is on its way or unread: submitters need not write another.
-    wake_pending: AtomicBool,
+    wake: WakeFlag,
     next_job_id: AtomicU64,
 }
 
@@ -93,7 +93,7 @@ impl Shared {
                 stop: Stop::Running,
             }),
             wake_tx,
-            wake_pending: AtomicBool::new(false),
+            wake: WakeFlag::default(),
             next_job_id: AtomicU64::new(1),
         }
     }
@@ -135,12 +135,10 @@ impl Shared {
     }
 
     fn wake(&self) {
-        // The supervisor clears the flag before it looks at the inbox, so a request pushed
-        // after that look finds the flag clear and writes a byte (see `drain_wake`).
-        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+        self.wake.ring_if_needed(|| {
             // A full socket buffer means unread bytes: the supervisor wakes anyway.
             let _ = sys::send(self.wake_tx.as_fd(), &[1]);
-        }
+        });
     }
 }
 
@@ -480,18 +478,21 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Empties the wake-up socket and rearms the flag; `take_inbox` (top of the loop) then
+    /// sees every request whose wake-up was drained (see `wake.rs`).
     fn drain_wake(&mut self) {
-        let mut sink = [0u8; 64];
-        // Clear the flag first: a submitter that pushes after our next inbox look will see
-        // it clear and write a new byte.
-        self.shared.wake_pending.store(false, Ordering::SeqCst);
-        loop {
-            match (&self.wake_rx).read(&mut sink) {
-                Ok(n) if n > 0 => continue,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                _ => break, // WouldBlock: drained (end-of-file cannot happen: we hold wake_tx)
+        let wake_rx = &self.wake_rx;
+        self.shared.wake.drain_and_rearm(|| {
+            let mut sink = [0u8; 64];
+            loop {
+                match (&*wake_rx).read(&mut sink) {
+                    Ok(n) if n > 0 => continue,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    // WouldBlock: drained (end-of-file cannot happen: `Shared` holds wake_tx)
+                    _ => break,
+                }
             }
-        }
+        });
     }
 
     /// Reads what the worker sent and handles each complete frame.
