@@ -23,6 +23,12 @@
 use std::fmt;
 
 /// A value that can be sent to or from a worker process.
+///
+/// Implemented for integers and floats (little-endian, fixed width; `usize`/`isize` as 64
+/// bits), `bool`, `char`, `String`/`str`, `Vec<T>`/`[T]` (a `u64` count, then the items),
+/// `Option<T>` and `Result<T, E>` (a tag byte, then the payload) and tuples of up to six.
+/// There is no `serde` feature: implement `Encode`/[`Decode`] for your own types (write the
+/// fields in order), or send them as tuples.
 pub trait Encode {
     /// Appends this value's encoding to `out`.
     fn encode(&self, out: &mut Vec<u8>);

@@ -23,7 +23,7 @@
 //!
 //! # How it works
 //!
-//! - **Starting a worker** ([`sys::spawn`]): `fork` followed at once by `execve`, with
+//! - **Starting a worker** (`sys.rs`, the only file with `unsafe`): `fork` followed at once by `execve`, with
 //!   argv, envp and the fd to hand over prepared before the fork; between the two the child
 //!   makes only async-signal-safe calls (reset the signal mask, `dup2` its socket to fd 3,
 //!   `PR_SET_PDEATHSIG` on Linux, `execve`). Every other fd is close-on-exec. An `exec`
@@ -62,8 +62,6 @@
 //!
 //! Unix only; tested on Linux. `PR_SET_PDEATHSIG` is Linux-only (elsewhere workers notice
 //! a dead parent by end-of-file on their socket when they next read).
-//!
-//! [`sys::spawn`]: self#how-it-works
 
 mod codec;
 mod error;
