@@ -90,6 +90,19 @@ fn submit_wait(c: &mut Criterion) {
     group.bench_function("spindle", |b| {
         b.iter(|| pool.submit(|| black_box(1u64)).wait().unwrap())
     });
+    // For reference: the same round trip through tokio's blocking pool, waited on from
+    // outside the runtime (as `submit_wait` waits from outside the pool).
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .build()
+        .unwrap();
+    group.bench_function("tokio", |b| {
+        b.iter(|| {
+            let handle = tokio_rt.spawn_blocking(|| black_box(1u64));
+            tokio_rt.block_on(handle).unwrap()
+        })
+    });
     group.finish();
 }
 

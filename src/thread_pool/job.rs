@@ -268,6 +268,15 @@ impl<T> Slot<T> {
 
     /// Blocks until the result is in, or until `deadline`.
     fn wait_until(&self, deadline: Option<Instant>) -> Option<Result<T, JobError>> {
+        // Short jobs finish within microseconds: spin and yield a little first, so the
+        // worker need not wake this thread through the condvar (two context switches).
+        #[cfg(not(loom))]
+        {
+            let backoff = crossbeam_utils::Backoff::new();
+            while !self.is_complete() && !backoff.is_completed() {
+                backoff.snooze();
+            }
+        }
         let mut inner = self.inner.lock().unwrap();
         loop {
             if let Some(result) = inner.result.take() {

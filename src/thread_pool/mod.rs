@@ -172,8 +172,8 @@ impl ThreadPool {
     /// Queues an already-boxed job; a job refused at shutdown is completed with `ShutDown`.
     fn submit_boxed(&self, job: Box<dyn Job>) {
         let mut job = Some(job);
-        let admitted = Shared::enqueue(&self.shared, WhenFull::Block, || {
-            job.take().expect("admitted once")
+        let admitted = Shared::enqueue(&self.shared, WhenFull::Block, 1, || {
+            job.take().expect("one job, made once")
         });
         if let (Err(_), Some(job)) = (admitted, job) {
             job.reject(JobError::shut_down());
@@ -205,8 +205,8 @@ impl ThreadPool {
     {
         let mut job = Some(job);
         let mut handle = None;
-        let admitted = Shared::enqueue(&self.shared, WhenFull::Refuse, || {
-            let (queued, job_handle) = new_job(job.take().expect("admitted once"));
+        let admitted = Shared::enqueue(&self.shared, WhenFull::Refuse, 1, || {
+            let (queued, job_handle) = new_job(job.take().expect("one job, made once"));
             handle = Some(job_handle);
             Box::new(queued)
         });
@@ -220,7 +220,8 @@ impl ThreadPool {
 
     /// Applies `f` to each input on the pool; yields the results in input order, lazily,
     /// with at most [`Map::max_in_flight`] jobs submitted ahead of the consumer (default:
-    /// twice `max_threads`, at most 1024). Nothing is submitted until the first `next`.
+    /// twice `max_threads`, kept within 64..=1024: enough queued work that threads do not
+    /// go idle between results). Nothing is submitted until the first `next`.
     /// Dropping the iterator cancels the jobs that have not started.
     ///
     /// ```
@@ -237,7 +238,7 @@ impl ThreadPool {
         I::Item: Send + 'static,
         T: Send + 'static,
     {
-        let default_in_flight = self.shared.max_threads().saturating_mul(2).min(1024);
+        let default_in_flight = self.shared.max_threads().saturating_mul(2).clamp(64, 1024);
         Map::new(self, f, inputs.into_iter(), default_in_flight)
     }
 
@@ -324,8 +325,8 @@ impl ThreadPool {
         self.shared.is_shut_down()
     }
 
-    /// Loom only: the keep-alive of the idle threads runs out now.
-    #[cfg(loom)]
+    /// Loom models only: the keep-alive of the idle threads runs out now.
+    #[cfg(all(test, loom))]
     pub(crate) fn expire_keep_alive(&self) {
         self.shared.expire_keep_alive();
     }

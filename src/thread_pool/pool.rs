@@ -25,6 +25,9 @@ enum Lifecycle {
 
 pub(super) struct Shared {
     state: Mutex<State>,
+    /// `state.queue.len()`, written under the lock, read without it by spinning workers.
+    /// A hint only: the queue itself is always checked under the lock.
+    queued_hint: std::sync::atomic::AtomicUsize,
     /// Idle workers wait here for a job (or for keep-alive to run out).
     work_available: Condvar,
     /// Submitters blocked on a full queue wait here.
@@ -51,7 +54,7 @@ struct Config {
 }
 
 /// Everything behind the pool's one lock. The counting invariants (each holds whenever the
-/// lock is free):
+/// lock is free; a thread in its short spinning phase counts in `spinning` instead):
 /// - threads waiting in `wait_for_work` = `idle + notified`: a submitter that hands a job to
 ///   a waiting thread moves one from `idle` to `notified`, and whichever waiter wakes first
 ///   takes that token (so a thread is never claimed twice, and a claimed thread never retires);
@@ -64,6 +67,10 @@ struct State {
     threads: usize,
     idle: usize,
     notified: usize,
+    /// Threads that found the queue empty and poll it briefly before they sleep: each
+    /// re-checks the queue under the lock before sleeping, so a job pushed meanwhile is
+    /// theirs without a wake-up or a new thread.
+    spinning: usize,
     blocked_submitters: usize,
     lifecycle: Lifecycle,
     /// Number of the next thread (its name's suffix).
@@ -148,6 +155,7 @@ impl Shared {
                 threads: 0,
                 idle: 0,
                 notified: 0,
+                spinning: 0,
                 blocked_submitters: 0,
                 lifecycle: Lifecycle::Running,
                 next_thread: 1,
@@ -157,6 +165,7 @@ impl Shared {
                 #[cfg(loom)]
                 keep_alive_expired: false,
             }),
+            queued_hint: std::sync::atomic::AtomicUsize::new(0),
             work_available: Condvar::new(),
             space_available: Condvar::new(),
             worker_exited: Condvar::new(),
@@ -194,63 +203,90 @@ impl Shared {
         Ok(())
     }
 
-    /// Queues the job `make_job` returns (called once admitted, under the lock), handing it
-    /// to an idle thread or starting a new one.
+    /// Queues `count` jobs made by `make_job`, handing each to a spinning or idle thread or
+    /// starting a new one. `make_job` is called under the lock once its job has been admitted
+    /// (the pool runs and the queue has room), so a refused job is never built.
+    /// `Err`: stopped after admitting fewer than `count`.
     pub(super) fn enqueue(
         shared: &Arc<Shared>,
         when_full: WhenFull,
-        make_job: impl FnOnce() -> Box<dyn Job>,
+        count: usize,
+        mut make_job: impl FnMut() -> Box<dyn Job>,
     ) -> Result<(), Refused> {
         let mut state = shared.lock();
-        loop {
+        let mut claimed = 0;
+        let mut stranded = Vec::new();
+        let mut spawn_error = None;
+        let mut admitted = 0;
+        let outcome = loop {
+            if admitted == count {
+                break Ok(());
+            }
             if state.lifecycle != Lifecycle::Running {
-                return Err(Refused::ShutDown);
+                break Err(Refused::ShutDown);
             }
             let full = shared
                 .config
                 .queue_capacity
                 .is_some_and(|capacity| state.queue.len() >= capacity);
-            if !full {
-                break;
-            }
-            if when_full == WhenFull::Refuse {
-                return Err(Refused::Full);
-            }
-            state.blocked_submitters += 1;
-            state = shared
-                .space_available
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            state.blocked_submitters -= 1;
-        }
-        state.queue.push_back(make_job());
-
-        if state.idle > 0 {
-            // Claim a waiting thread for this job (see `State`).
-            state.idle -= 1;
-            state.notified += 1;
-            drop(state);
-            shared.work_available.notify_one();
-        } else if state.threads < shared.config.max_threads {
-            if let Err(error) = Shared::spawn_worker(shared, &mut state) {
-                if state.threads == 0 {
-                    // No thread exists to run what is queued, and none can be started:
-                    // every queued job gets the error rather than waiting for ever.
-                    let stranded: Vec<_> = state.queue.drain(..).collect();
-                    let wake_submitters = state.blocked_submitters > 0;
-                    drop(state);
-                    if wake_submitters {
-                        shared.space_available.notify_all();
-                    }
-                    for job in stranded {
-                        job.reject(JobError::spawn_failed(&error));
-                    }
+            if full {
+                if when_full == WhenFull::Refuse {
+                    break Err(Refused::Full);
                 }
-                // Otherwise the job stays queued: a busy thread takes it when it finishes.
+                // Wake the threads claimed so far before sleeping: they make the room.
+                for _ in 0..mem::take(&mut claimed) {
+                    shared.work_available.notify_one();
+                }
+                state.blocked_submitters += 1;
+                state = shared
+                    .space_available
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                state.blocked_submitters -= 1;
+                continue;
+            }
+            state.queue.push_back(make_job());
+            shared.update_queued_hint(&state);
+            admitted += 1;
+
+            if state.queue.len() <= state.spinning {
+                // A spinning thread takes it (it checks the queue again before it sleeps),
+                // sparing a sleeping one the wake-up.
+            } else if state.idle > 0 {
+                // Claim a waiting thread for this job (see `State`).
+                state.idle -= 1;
+                state.notified += 1;
+                claimed += 1;
+            } else if state.threads < shared.config.max_threads {
+                if let Err(error) = Shared::spawn_worker(shared, &mut state) {
+                    if state.threads == 0 {
+                        // No thread exists to run what is queued, and none can be started:
+                        // every queued job gets the error rather than waiting for ever.
+                        stranded.extend(state.queue.drain(..));
+                        shared.update_queued_hint(&state);
+                        spawn_error = Some(error);
+                    }
+                    // Otherwise the job stays queued: a busy thread takes it when it finishes.
+                }
+            }
+            // else: every thread is busy and the pool is at its maximum; the job waits.
+        };
+        let wake_submitters = !stranded.is_empty() && state.blocked_submitters > 0;
+        drop(state);
+        // Wake-ups after unlocking: the woken thread's first act is to take the lock.
+        for _ in 0..claimed {
+            shared.work_available.notify_one();
+        }
+        if wake_submitters {
+            shared.space_available.notify_all();
+        }
+        if let Some(error) = spawn_error {
+            // Outside the lock: completing a job wakes its waker, which is foreign code.
+            for job in stranded {
+                job.reject(JobError::spawn_failed(&error));
             }
         }
-        // else: every thread is busy and the pool is at its maximum; the job waits its turn.
-        Ok(())
+        outcome
     }
 
     /// Starts one worker thread. Called with the lock held, so that the count, the record and
@@ -289,6 +325,28 @@ impl Shared {
         Ok(())
     }
 
+    fn update_queued_hint(&self, state: &State) {
+        self.queued_hint
+            .store(state.queue.len(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Polls the queue hint for a few microseconds (spinning, then yielding), so a thread
+    /// that just finished a job picks up the next one without sleeping and being woken:
+    /// for short jobs that halves a round trip. Loom checks the protocol around it (the
+    /// unlocked window) with no polling.
+    fn spin_for_work(&self) {
+        #[cfg(not(loom))]
+        {
+            let backoff = crossbeam_utils::Backoff::new();
+            while !backoff.is_completed() {
+                if self.queued_hint.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                    return;
+                }
+                backoff.snooze();
+            }
+        }
+    }
+
     /// Waits for a job or for keep-alive to run out; `true` if it ran out.
     #[cfg(not(loom))]
     fn wait_for_work<'a>(&self, state: MutexGuard<'a, State>) -> (MutexGuard<'a, State>, bool) {
@@ -310,8 +368,8 @@ impl Shared {
         (state, expired)
     }
 
-    /// Loom only: the keep-alive of the idle threads runs out now.
-    #[cfg(loom)]
+    /// Loom models only: the keep-alive of the idle threads runs out now.
+    #[cfg(all(test, loom))]
     pub(super) fn expire_keep_alive(&self) {
         self.lock().keep_alive_expired = true;
         self.work_available.notify_all();
@@ -326,7 +384,9 @@ impl Shared {
         let mut state = self.lock();
         let cancelled: Vec<_> = if cancel_queued {
             state.lifecycle = Lifecycle::Stopping;
-            state.queue.drain(..).collect()
+            let cancelled = state.queue.drain(..).collect();
+            self.update_queued_hint(&state);
+            cancelled
         } else {
             if state.lifecycle == Lifecycle::Running {
                 state.lifecycle = Lifecycle::Draining;
@@ -442,6 +502,7 @@ impl Worker {
         let mut state = shared.lock();
         let retiring = 'work: loop {
             while let Some(job) = state.queue.pop_front() {
+                shared.update_queued_hint(&state);
                 let wake_submitter = state.blocked_submitters > 0;
                 drop(state);
                 if wake_submitter {
@@ -449,6 +510,18 @@ impl Worker {
                 }
                 self.run_job(job);
                 state = shared.lock();
+            }
+            if state.lifecycle != Lifecycle::Running {
+                break 'work false;
+            }
+            // Poll briefly before sleeping; submits meanwhile count on this thread.
+            state.spinning += 1;
+            drop(state);
+            shared.spin_for_work();
+            state = shared.lock();
+            state.spinning -= 1;
+            if !state.queue.is_empty() {
+                continue 'work;
             }
             if state.lifecycle != Lifecycle::Running {
                 break 'work false;
