@@ -23,10 +23,12 @@
 //!
 //! # How it works
 //! One mutex guards the queue (a `VecDeque` of boxed jobs) and the counts; idle threads wait
-//! on a condition variable with the keep-alive as timeout. A submit hands the job to an idle
-//! thread if there is one (claiming it, so two submits never count on the same thread),
-//! otherwise starts a thread if the pool is below its maximum, otherwise leaves the job queued
-//! for the next thread to finish. Each job's result travels through a one-shot slot (an
+//! on a condition variable with the keep-alive as timeout. A thread that finds the queue empty
+//! first polls it for a few microseconds (`spinning`), so back-to-back short jobs need no
+//! wake-up. A submit leaves the job to a spinning thread if there is one, else hands it to an
+//! idle thread (claiming it, so two submits never count on the same thread), else starts a
+//! thread if the pool is below its maximum, else leaves it queued for the next thread to
+//! finish. Each job's result travels through a one-shot slot (an
 //! atomic state word, a waker, a mutex and condvar for blocking waits): see `job.rs`.
 //!
 //! # Invariants, and what checks them
