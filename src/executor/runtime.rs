@@ -7,6 +7,8 @@ use std::io;
 use super::context::{self, EnterGuard};
 use super::current_thread::{self, CurrentThread};
 use super::metrics::Metrics;
+use super::multi_thread::{self, MultiThread};
+use super::park::ThreadParker;
 use crate::loom::sync::Arc;
 use crate::task::JoinHandle;
 
@@ -21,23 +23,75 @@ use crate::task::JoinHandle;
 #[derive(Debug, Clone)]
 pub struct Builder {
     kind: Kind,
+    worker_threads: Option<usize>,
     event_interval: u32,
     global_queue_interval: u32,
+    thread_name: String,
+    thread_stack_size: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     CurrentThread,
+    MultiThread,
 }
 
 impl Builder {
     /// A runtime whose tasks all run on the thread that calls [`Runtime::block_on`].
     pub fn new_current_thread() -> Builder {
+        Builder::new(Kind::CurrentThread)
+    }
+
+    /// A runtime with a pool of worker threads that steal work from each other, one per
+    /// available core unless [`worker_threads`](Self::worker_threads) says otherwise.
+    ///
+    /// ```
+    /// let rt = spindle::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .build()
+    ///     .unwrap();
+    /// let sum = rt.block_on(async {
+    ///     let tasks: Vec<_> = (0..10u64).map(|i| spindle::spawn(async move { i })).collect();
+    ///     let mut sum = 0;
+    ///     for task in tasks {
+    ///         sum += task.await.unwrap();
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 45);
+    /// ```
+    pub fn new_multi_thread() -> Builder {
+        Builder::new(Kind::MultiThread)
+    }
+
+    fn new(kind: Kind) -> Builder {
         Builder {
-            kind: Kind::CurrentThread,
+            kind,
+            worker_threads: None,
             event_interval: current_thread::DEFAULT_EVENT_INTERVAL,
             global_queue_interval: current_thread::DEFAULT_GLOBAL_QUEUE_INTERVAL,
+            thread_name: "spindle-worker".to_owned(),
+            thread_stack_size: None,
         }
+    }
+
+    /// Worker threads of a multi-thread runtime (default: the available cores). Ignored by
+    /// the current-thread runtime.
+    pub fn worker_threads(&mut self, count: usize) -> &mut Builder {
+        self.worker_threads = Some(count);
+        self
+    }
+
+    /// Worker threads are named `{name}-{index}` (default `spindle-worker`).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Stack size of worker threads, in bytes (default: the platform's).
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Builder {
+        self.thread_stack_size = Some(bytes);
+        self
     }
 
     /// Task polls between two checks of the `block_on` future and of I/O events (default 61).
@@ -55,12 +109,19 @@ impl Builder {
     /// Builds the runtime.
     ///
     /// # Errors
-    /// `InvalidInput` if an interval is zero.
+    /// `InvalidInput` if an interval or the worker count is zero; the OS's error if a worker
+    /// thread cannot be started.
     pub fn build(&mut self) -> io::Result<Runtime> {
         if self.event_interval == 0 || self.global_queue_interval == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "event_interval and global_queue_interval must be at least 1",
+            ));
+        }
+        if self.worker_threads == Some(0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "worker_threads must be at least 1",
             ));
         }
         match self.kind {
@@ -73,6 +134,26 @@ impl Builder {
                 Ok(Runtime {
                     handle,
                     flavor: Flavor::CurrentThread(scheduler),
+                })
+            }
+            Kind::MultiThread => {
+                let workers = self.worker_threads.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, |cores| cores.get())
+                });
+                let scheduler = MultiThread::new(
+                    multi_thread::Config {
+                        workers,
+                        event_interval: self.event_interval,
+                        global_queue_interval: self.global_queue_interval,
+                        thread_name: self.thread_name.clone(),
+                        thread_stack_size: self.thread_stack_size,
+                    },
+                    Box::new(ThreadParker::new()),
+                )?;
+                let handle = Handle::multi_thread(scheduler.shared().clone());
+                Ok(Runtime {
+                    handle,
+                    flavor: Flavor::MultiThread(scheduler),
                 })
             }
         }
@@ -90,9 +171,18 @@ pub struct Runtime {
 
 enum Flavor {
     CurrentThread(CurrentThread),
+    MultiThread(MultiThread),
 }
 
 impl Runtime {
+    /// A multi-thread runtime with one worker per available core, like `tokio::runtime::Runtime::new`.
+    ///
+    /// # Errors
+    /// The OS's error if a worker thread cannot be started.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new_multi_thread().build()
+    }
+
     /// Runs `future` to completion on this thread, running the runtime's tasks meanwhile.
     ///
     /// # Panics
@@ -100,6 +190,7 @@ impl Runtime {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match &self.flavor {
             Flavor::CurrentThread(scheduler) => scheduler.block_on(&self.handle, future),
+            Flavor::MultiThread(scheduler) => scheduler.block_on(&self.handle, future),
         }
     }
 
@@ -132,6 +223,7 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let flavor = match self.flavor {
             Flavor::CurrentThread(_) => "current_thread",
+            Flavor::MultiThread(_) => "multi_thread",
         };
         f.debug_struct("Runtime").field("flavor", &flavor).finish()
     }
@@ -146,12 +238,19 @@ pub struct Handle {
 #[derive(Clone)]
 enum Scheduler {
     CurrentThread(Arc<current_thread::Shared>),
+    MultiThread(Arc<multi_thread::Shared>),
 }
 
 impl Handle {
     pub(crate) fn current_thread(shared: Arc<current_thread::Shared>) -> Handle {
         Handle {
             scheduler: Scheduler::CurrentThread(shared),
+        }
+    }
+
+    pub(crate) fn multi_thread(shared: Arc<multi_thread::Shared>) -> Handle {
+        Handle {
+            scheduler: Scheduler::MultiThread(shared),
         }
     }
 
@@ -178,6 +277,7 @@ impl Handle {
     {
         match &self.scheduler {
             Scheduler::CurrentThread(shared) => current_thread::Shared::spawn(shared, future),
+            Scheduler::MultiThread(shared) => multi_thread::Shared::spawn(shared, future),
         }
     }
 
@@ -188,6 +288,7 @@ impl Handle {
     {
         match &self.scheduler {
             Scheduler::CurrentThread(shared) => Some(current_thread::Shared::spawn(shared, future)),
+            Scheduler::MultiThread(_) => None,
         }
     }
 
@@ -200,6 +301,7 @@ impl Handle {
     pub fn metrics(&self) -> Metrics {
         match &self.scheduler {
             Scheduler::CurrentThread(shared) => shared.metrics(),
+            Scheduler::MultiThread(shared) => shared.metrics(),
         }
     }
 }
