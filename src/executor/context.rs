@@ -33,7 +33,8 @@ impl Drop for EnterGuard {
         let previous = self.previous.take();
         // Swap out, then drop the old handle outside the borrow: dropping a handle may drop a
         // runtime, whose tasks' destructors may look at the context again.
-        let _entered = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
+        let _entered =
+            CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
     }
 }
 

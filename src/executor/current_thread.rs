@@ -156,8 +156,7 @@ impl CurrentThread {
                 let Some(task) = next_local_or_injected(shared) else {
                     break;
                 };
-                let report = task.run();
-                shared.counters.record_run(report);
+                task.run(&shared.counters);
                 ran += 1;
             }
             if ran == shared.event_interval {

@@ -39,6 +39,11 @@ impl<S: 'static> Inject<S> {
         self.len.load(Acquire) == 0
     }
 
+    /// How many entries there were a moment ago.
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Acquire)
+    }
+
     /// Queues an entry. Returns `false` (and drops the entry) if the queue is closed.
     pub(crate) fn push(&self, task: Notified<S>) -> bool {
         self.push_batch(std::iter::once(task))

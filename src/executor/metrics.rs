@@ -89,6 +89,9 @@ impl WorkerCounters {
     pub(crate) fn record_wake(&self) {
         bump(&self.wakes, 1);
     }
+    pub(crate) fn record_steals(&self, count: u64) {
+        bump(&self.steals, count);
+    }
     pub(crate) fn record_park(&self) {
         bump(&self.parks, 1);
     }

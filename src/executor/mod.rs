@@ -2,6 +2,8 @@
 //!
 //! - [`current_thread`](crate::runtime::Builder::new_current_thread): every task on the thread
 //!   that calls `block_on`, FIFO, no locks on the local path.
+//! - [`multi_thread`](crate::runtime::Builder::new_multi_thread): one worker thread per core,
+//!   each with a local queue that idle peers steal half of, and a stealable LIFO slot.
 //! - [`naive`]: a deliberately wake-unaware scheduler, kept as teaching material and as the
 //!   negative control of the loom proofs: it polls every pending task in turn, as the
 //!   article's interpreter switches among waiting threads.
@@ -15,6 +17,7 @@ mod context;
 pub(crate) mod current_thread;
 mod inject;
 mod metrics;
+pub(crate) mod multi_thread;
 pub mod naive;
 pub(crate) mod park;
 mod runtime;
@@ -30,6 +33,7 @@ use std::thread::{self, ThreadId};
 
 pub use context::EnterGuard;
 pub use metrics::Metrics;
+pub(crate) use metrics::WorkerCounters;
 pub use runtime::{Builder, Handle, Runtime, TryCurrentError};
 
 use crate::task::JoinHandle;

@@ -8,7 +8,8 @@
 //! The contract that makes wake-ups impossible to lose: `unpark` leaves a token if nobody is
 //! parked, and the next `park` consumes it and returns at once. So "check for work, then
 //! park" can race with "add work, then unpark" in any order (loom model
-//! `loom_wake_racing_with_park_is_not_lost`).
+//! `loom_wake_racing_with_park_is_not_lost`). Going back to `EMPTY` is always a swap, which
+//! synchronises with the unpark that set the token; a store would not.
 
 use std::fmt;
 use std::time::Duration;
@@ -103,7 +104,7 @@ impl ParkerInner {
             Ok(_) => {}
             Err(NOTIFIED) => {
                 // Unparked between the first check and taking the lock.
-                self.state.store(EMPTY, SeqCst);
+                self.state.swap(EMPTY, SeqCst);
                 return;
             }
             Err(other) => unreachable!("a parker has one owner; state {other}"),
@@ -123,7 +124,7 @@ impl ParkerInner {
                 let (_guard, _) = self.condvar.wait_timeout(guard, timeout).unwrap();
                 // Timed out or unparked: either way the state goes back to EMPTY, taking any
                 // token that arrived.
-                self.state.store(EMPTY, SeqCst);
+                self.state.swap(EMPTY, SeqCst);
             }
         }
     }

@@ -7,6 +7,10 @@ use std::io;
 use super::context::{self, EnterGuard};
 use super::current_thread::{self, CurrentThread};
 use super::metrics::Metrics;
+use super::multi_thread::{self, MultiThread};
+#[cfg(loom)]
+use super::park::ThreadParker;
+use super::park::Park;
 use crate::loom::sync::Arc;
 use crate::task::JoinHandle;
 
@@ -21,23 +25,75 @@ use crate::task::JoinHandle;
 #[derive(Debug, Clone)]
 pub struct Builder {
     kind: Kind,
+    worker_threads: Option<usize>,
     event_interval: u32,
     global_queue_interval: u32,
+    thread_name: String,
+    thread_stack_size: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     CurrentThread,
+    MultiThread,
 }
 
 impl Builder {
     /// A runtime whose tasks all run on the thread that calls [`Runtime::block_on`].
     pub fn new_current_thread() -> Builder {
+        Builder::new(Kind::CurrentThread)
+    }
+
+    /// A runtime with a pool of worker threads that steal work from each other, one per
+    /// available core unless [`worker_threads`](Self::worker_threads) says otherwise.
+    ///
+    /// ```
+    /// let rt = spindle::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .build()
+    ///     .unwrap();
+    /// let sum = rt.block_on(async {
+    ///     let tasks: Vec<_> = (0..10u64).map(|i| spindle::spawn(async move { i })).collect();
+    ///     let mut sum = 0;
+    ///     for task in tasks {
+    ///         sum += task.await.unwrap();
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 45);
+    /// ```
+    pub fn new_multi_thread() -> Builder {
+        Builder::new(Kind::MultiThread)
+    }
+
+    fn new(kind: Kind) -> Builder {
         Builder {
-            kind: Kind::CurrentThread,
+            kind,
+            worker_threads: None,
             event_interval: current_thread::DEFAULT_EVENT_INTERVAL,
             global_queue_interval: current_thread::DEFAULT_GLOBAL_QUEUE_INTERVAL,
+            thread_name: "spindle-worker".to_owned(),
+            thread_stack_size: None,
         }
+    }
+
+    /// Worker threads of a multi-thread runtime (default: the available cores). Ignored by
+    /// the current-thread runtime.
+    pub fn worker_threads(&mut self, count: usize) -> &mut Builder {
+        self.worker_threads = Some(count);
+        self
+    }
+
+    /// Worker threads are named `{name}-{index}` (default `spindle-worker`).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Stack size of worker threads, in bytes (default: the platform's).
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Builder {
+        self.thread_stack_size = Some(bytes);
+        self
     }
 
     /// Task polls between two checks of the `block_on` future and of I/O events (default 61).
@@ -55,12 +111,19 @@ impl Builder {
     /// Builds the runtime.
     ///
     /// # Errors
-    /// `InvalidInput` if an interval is zero.
+    /// `InvalidInput` if an interval or the worker count is zero; the OS's error if a worker
+    /// thread cannot be started.
     pub fn build(&mut self) -> io::Result<Runtime> {
         if self.event_interval == 0 || self.global_queue_interval == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "event_interval and global_queue_interval must be at least 1",
+            ));
+        }
+        if self.worker_threads == Some(0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "worker_threads must be at least 1",
             ));
         }
         match self.kind {
@@ -91,6 +154,37 @@ impl Builder {
                     flavor: Flavor::CurrentThread(scheduler),
                 })
             }
+            Kind::MultiThread => {
+                let workers = self.worker_threads.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, |cores| cores.get())
+                });
+                // As for the current-thread runtime: the reactor, except under loom.
+                #[cfg(not(loom))]
+                let (driver, driver_handle): (Box<dyn Park>, _) = {
+                    let driver = crate::reactor::Driver::new()?;
+                    let handle = driver.handle();
+                    (Box::new(driver), Some(handle))
+                };
+                #[cfg(loom)]
+                let (driver, driver_handle): (Box<dyn Park>, _) =
+                    (Box::new(ThreadParker::new()), None);
+                let scheduler = MultiThread::new(
+                    multi_thread::Config {
+                        workers,
+                        event_interval: self.event_interval,
+                        global_queue_interval: self.global_queue_interval,
+                        thread_name: self.thread_name.clone(),
+                        thread_stack_size: self.thread_stack_size,
+                        driver_handle,
+                    },
+                    driver,
+                )?;
+                let handle = Handle::multi_thread(scheduler.shared().clone());
+                Ok(Runtime {
+                    handle,
+                    flavor: Flavor::MultiThread(scheduler),
+                })
+            }
         }
     }
 }
@@ -106,9 +200,18 @@ pub struct Runtime {
 
 enum Flavor {
     CurrentThread(CurrentThread),
+    MultiThread(MultiThread),
 }
 
 impl Runtime {
+    /// A multi-thread runtime with one worker per available core, like `tokio::runtime::Runtime::new`.
+    ///
+    /// # Errors
+    /// The OS's error if a worker thread cannot be started.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new_multi_thread().build()
+    }
+
     /// Runs `future` to completion on this thread, running the runtime's tasks meanwhile.
     ///
     /// # Panics
@@ -116,6 +219,7 @@ impl Runtime {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         match &self.flavor {
             Flavor::CurrentThread(scheduler) => scheduler.block_on(&self.handle, future),
+            Flavor::MultiThread(scheduler) => scheduler.block_on(&self.handle, future),
         }
     }
 
@@ -148,6 +252,7 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let flavor = match self.flavor {
             Flavor::CurrentThread(_) => "current_thread",
+            Flavor::MultiThread(_) => "multi_thread",
         };
         f.debug_struct("Runtime").field("flavor", &flavor).finish()
     }
@@ -157,13 +262,15 @@ impl fmt::Debug for Runtime {
 #[derive(Clone)]
 pub struct Handle {
     scheduler: Scheduler,
-    /// The I/O and timer driver; `None` in the handle a scheduler builds for its own shutdown.
+    /// The I/O and timer driver (`None` under loom, and in the handle the current-thread
+    /// scheduler builds for its own shutdown).
     driver: Option<crate::reactor::Handle>,
 }
 
 #[derive(Clone)]
 enum Scheduler {
     CurrentThread(Arc<current_thread::Shared>),
+    MultiThread(Arc<multi_thread::Shared>),
 }
 
 impl Handle {
@@ -183,6 +290,15 @@ impl Handle {
     /// The runtime's I/O and timer driver, if it has one.
     pub(crate) fn driver(&self) -> Option<&crate::reactor::Handle> {
         self.driver.as_ref()
+    }
+
+    /// A handle to a multi-thread runtime; the driver comes from the scheduler's config, so
+    /// every handle made for it (on workers, during shutdown) can reach the reactor.
+    pub(crate) fn multi_thread(shared: Arc<multi_thread::Shared>) -> Handle {
+        Handle {
+            driver: shared.driver_handle().cloned(),
+            scheduler: Scheduler::MultiThread(shared),
+        }
     }
 
     /// The runtime this thread is running in.
@@ -208,6 +324,7 @@ impl Handle {
     {
         match &self.scheduler {
             Scheduler::CurrentThread(shared) => current_thread::Shared::spawn(shared, future),
+            Scheduler::MultiThread(shared) => multi_thread::Shared::spawn(shared, future),
         }
     }
 
@@ -218,6 +335,7 @@ impl Handle {
     {
         match &self.scheduler {
             Scheduler::CurrentThread(shared) => Some(current_thread::Shared::spawn(shared, future)),
+            Scheduler::MultiThread(_) => None,
         }
     }
 
@@ -230,6 +348,7 @@ impl Handle {
     pub fn metrics(&self) -> Metrics {
         match &self.scheduler {
             Scheduler::CurrentThread(shared) => shared.metrics(),
+            Scheduler::MultiThread(shared) => shared.metrics(),
         }
     }
 }

@@ -52,7 +52,7 @@ impl TestScheduler {
             let next = self.queue.lock().unwrap().pop_front();
             match next {
                 Some(task) => {
-                    let _ = task.run();
+                    task.run(&Default::default());
                 }
                 None => return,
             }

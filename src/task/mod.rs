@@ -113,10 +113,11 @@ impl<S: 'static> Notified<S> {
         }
     }
 
-    /// Polls the task (or finishes cancelling it). Consumes the entry.
-    pub(crate) fn run(self) -> RunReport {
+    /// Polls the task (or finishes cancelling it), counting the poll in `counters`.
+    /// Consumes the entry.
+    pub(crate) fn run(self, counters: &crate::executor::WorkerCounters) {
         let raw = ManuallyDrop::new(self).raw;
-        raw.run()
+        raw.run(counters)
     }
 
     pub(crate) fn id(&self) -> Id {

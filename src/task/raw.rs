@@ -25,6 +25,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::state::{State, TransitionToIdle, TransitionToRunning, WakeAction};
 use super::{waker, Id, JoinError, Notified, OwnedTask, Schedule};
+use crate::executor::WorkerCounters;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::AtomicUsize;
 
@@ -40,9 +41,9 @@ pub(crate) struct Header {
 
 /// The operations that need to know the future's and the scheduler's types.
 pub(super) struct Vtable {
-    /// Run the task (the caller gives up a queue entry's reference). Returns whether the
-    /// future was polled, and whether that poll was asked for by a wake.
-    pub(super) run: unsafe fn(NonNull<Header>) -> RunReport,
+    /// Run the task (the caller gives up a queue entry's reference), recording the poll in
+    /// `counters` before the future runs, so the count is visible to whoever the poll wakes.
+    pub(super) run: unsafe fn(NonNull<Header>, &WorkerCounters),
     /// Hand a queue entry's reference to the scheduler.
     pub(super) schedule: unsafe fn(NonNull<Header>),
     /// Free the allocation. Called once, by whoever dropped the last reference.
@@ -56,7 +57,7 @@ pub(super) struct Vtable {
     pub(super) shutdown: unsafe fn(NonNull<Header>),
 }
 
-/// What one `run` did, for the metrics.
+/// What one poll was, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RunReport {
     /// The future's `poll` was called.
@@ -140,10 +141,10 @@ impl RawTask {
     }
 
     /// Runs the task. The caller gives up one queue entry's reference.
-    pub(super) fn run(self) -> RunReport {
+    pub(super) fn run(self, counters: &WorkerCounters) {
         // SAFETY: the vtable was built for this allocation's types; the caller owns the
         // reference that `run` consumes.
-        unsafe { (self.header().vtable.run)(self.ptr) }
+        unsafe { (self.header().vtable.run)(self.ptr, counters) }
     }
 
     /// Gives a queue entry's reference to the task's scheduler.
@@ -224,33 +225,23 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
-unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) -> RunReport {
+unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, counters: &WorkerCounters) {
     // SAFETY: called through this cell's vtable; the caller gave us a queue entry's reference,
     // which keeps the cell alive until we drop or re-queue it.
     let cell = unsafe { cell::<F, S>(ptr) };
     match cell.header.state.transition_to_running() {
         TransitionToRunning::Poll { woken } => {
-            cell.poll(ptr);
-            RunReport {
+            counters.record_run(RunReport {
                 polled: true,
                 woken,
-            }
+            });
+            cell.poll(ptr);
         }
-        TransitionToRunning::Cancel => {
-            cell.cancel_and_complete(ptr);
-            RunReport {
-                polled: false,
-                woken: true,
-            }
-        }
+        TransitionToRunning::Cancel => cell.cancel_and_complete(ptr),
         TransitionToRunning::Skip { last_ref } => {
             if last_ref {
                 // SAFETY: the entry's reference was the last one.
                 unsafe { dealloc::<F, S>(ptr) };
-            }
-            RunReport {
-                polled: false,
-                woken: true,
             }
         }
     }

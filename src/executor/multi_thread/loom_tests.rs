@@ -1,0 +1,214 @@
+//! Loom models of the work-stealing scheduler: the queue, parking, T1/T2/T3 on two workers,
+//! and shutdown racing with a steal.
+
+use std::collections::HashSet;
+
+use super::queue::{self, Local, CAPACITY};
+use crate::executor::inject::Inject;
+use crate::executor::Builder;
+use crate::loom::gate::Gate;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::Arc;
+use crate::loom::thread;
+use crate::task::{new_task, Id, Notified, OwnedTask, Schedule};
+
+/// A scheduler that never runs anything: the queue models only move entries around.
+struct Inert;
+
+impl Schedule for Inert {
+    fn schedule(&self, task: Notified<Self>) {
+        drop(task);
+    }
+    fn release(&self, _: &OwnedTask<Self>) -> Option<OwnedTask<Self>> {
+        None
+    }
+}
+
+/// A queue entry for a task that is never polled; dropping the entry frees the task.
+fn entry() -> Notified<Inert> {
+    let (owned, notified, join) = new_task(async {}, Inert);
+    drop(owned);
+    drop(join);
+    notified
+}
+
+/// Takes every entry out of a local queue, recording ids.
+fn drain(local: &mut Local<Inert>, seen: &mut Vec<Id>) {
+    while let Some(task) = local.pop() {
+        seen.push(task.id());
+    }
+}
+
+fn assert_each_exactly_once(pushed: &[Id], seen: &[Id]) {
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "an entry came out twice: {seen:?}"
+    );
+    assert_eq!(
+        seen.len(),
+        pushed.len(),
+        "an entry was lost: {pushed:?} vs {seen:?}"
+    );
+}
+
+#[test]
+fn loom_queue_push_pop_racing_two_stealers() {
+    loom::model(|| {
+        let inject = Arc::new(Inject::new());
+        let (steal, mut local) = queue::local::<Inert>();
+        let steal = Arc::new(steal);
+        let mut pushed = Vec::new();
+        for _ in 0..3 {
+            let task = entry();
+            pushed.push(task.id());
+            local.push_back(task, &inject);
+        }
+        let thieves: Vec<_> = (0..2)
+            .map(|_| {
+                let steal = steal.clone();
+                thread::spawn(move || {
+                    let (_, mut mine) = queue::local::<Inert>();
+                    let mut seen = Vec::new();
+                    if let Some((task, _)) = steal.steal_into(&mut mine) {
+                        seen.push(task.id());
+                    }
+                    drain(&mut mine, &mut seen);
+                    seen
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        if let Some(task) = local.pop() {
+            seen.push(task.id());
+        }
+        let task = entry();
+        pushed.push(task.id());
+        local.push_back(task, &inject);
+        for thief in thieves {
+            seen.extend(thief.join().unwrap());
+        }
+        drain(&mut local, &mut seen);
+        while let Some(task) = inject.pop() {
+            seen.push(task.id());
+        }
+        assert_each_exactly_once(&pushed, &seen);
+    });
+}
+
+#[test]
+fn loom_queue_overflow_to_injector() {
+    loom::model(|| {
+        let inject = Arc::new(Inject::new());
+        let (steal, mut local) = queue::local::<Inert>();
+        let mut pushed = Vec::new();
+        for _ in 0..CAPACITY {
+            let task = entry();
+            pushed.push(task.id());
+            local.push_back(task, &inject);
+        }
+        let thief = thread::spawn(move || {
+            let (_, mut mine) = queue::local::<Inert>();
+            let mut seen = Vec::new();
+            if let Some((task, _)) = steal.steal_into(&mut mine) {
+                seen.push(task.id());
+            }
+            drain(&mut mine, &mut seen);
+            seen
+        });
+        // The ring is full (unless the thief got there first): this push overflows half of it.
+        let task = entry();
+        pushed.push(task.id());
+        local.push_back(task, &inject);
+        let mut seen = thief.join().unwrap();
+        drain(&mut local, &mut seen);
+        while let Some(task) = inject.pop() {
+            seen.push(task.id());
+        }
+        assert_each_exactly_once(&pushed, &seen);
+    });
+}
+
+fn two_workers() -> crate::executor::Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn loom_spawn_racing_with_the_last_searcher_parking() {
+    loom::model(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        // The worker may be searching, about to park, or parked when this spawn lands.
+        let handle = rt.spawn(async { 5 });
+        assert_eq!(rt.block_on(handle).unwrap(), 5);
+    });
+}
+
+#[test]
+fn loom_remote_wake_racing_with_two_workers_parking() {
+    loom::model(|| {
+        let rt = two_workers();
+        let gate = Gate::new();
+        let handle = rt.spawn(gate.wait());
+        let firer = {
+            let gate = gate.clone();
+            thread::spawn(move || gate.fire())
+        };
+        rt.block_on(handle).unwrap();
+        firer.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_t1_t2_t3_on_two_workers() {
+    loom::model(|| {
+        let rt = two_workers();
+        let [t1, t2, t3] = [Gate::new(), Gate::new(), Gate::new()];
+        let _t1 = rt.spawn(t1.wait());
+        let _t2 = rt.spawn(t2.wait());
+        let waiting_on_t3 = rt.spawn(t3.wait());
+        t3.fire();
+        rt.block_on(waiting_on_t3).unwrap();
+        let metrics = rt.metrics();
+        assert_eq!(metrics.wasted_polls, 0);
+        assert!(
+            t1.polls() <= 1 && t2.polls() <= 1,
+            "T1 or T2 was polled again"
+        );
+        assert!((1..=2).contains(&t3.polls()));
+    });
+}
+
+#[test]
+fn loom_shutdown_racing_with_a_steal() {
+    loom::model(|| {
+        let rt = two_workers();
+        let drops = Arc::new(AtomicUsize::new(0));
+        for _ in 0..2 {
+            let guard = Dropped(drops.clone());
+            drop(rt.spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            }));
+        }
+        drop(rt); // workers may be stealing these very tasks
+        assert_eq!(
+            drops.load(SeqCst),
+            2,
+            "every future is dropped exactly once"
+        );
+    });
+}
+
+struct Dropped(Arc<AtomicUsize>);
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}

@@ -1,0 +1,284 @@
+//! The multi-thread, work-stealing scheduler.
+//!
+//! # Structure
+//! `N` worker threads, each with:
+//! - a [`queue::Local`] ring of 256 entries that only it pushes to and pops from, and that
+//!   idle peers steal half of;
+//! - a [`queue::LifoSlot`] for the task the running task just woke, run next for latency,
+//!   and, unlike tokio's, stealable;
+//! - a [`park::WorkerParker`].
+//!
+//! Shared by all: the [`Inject`] queue (spawns and wakes from outside the workers, overflow),
+//! the [`idle::Idle`] coordinator, the owned-tasks set, and the driver.
+//!
+//! # Scheduling rules (the numbers are [`Config`]'s defaults)
+//! - A worker takes, in order: the LIFO slot (at most 3 times in a row, then the slot's task
+//!   goes to the back of the local queue so a ping-pong pair cannot starve the queue), its
+//!   local queue, a batch from the injection queue, then steals.
+//! - Every 31 ticks it looks at the injection queue first; every 61 it lets the driver
+//!   dispatch I/O and timers without blocking.
+//! - A task that is always ready is cut off by the cooperative budget (128 units per poll,
+//!   `task::coop`) and a self-wake goes to the back of the local queue, never the LIFO slot.
+//! - See [`idle`] for who sleeps, who searches and whom new work wakes.
+//!
+//! # Shutdown
+//! Dropping the runtime sets `shutdown`, closes the injection queue and unparks every worker.
+//! Each worker leaves its loop, dropping the entries in its queues (entries are only
+//! references). Then the dropping thread joins the workers and cancels every task left in the
+//! owned set, dropping each future exactly once on that thread (loom model
+//! `loom_shutdown_racing_with_a_steal`).
+
+mod idle;
+mod park;
+pub(crate) mod queue;
+mod worker;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+use crossbeam_utils::CachePadded;
+
+use super::context;
+use super::inject::Inject;
+use super::metrics::{Metrics, RemoteCounters, WorkerCounters};
+use super::park::{Park, ThreadParker};
+use super::Handle;
+use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
+use crate::loom::sync::{Arc, Mutex};
+use crate::loom::thread::JoinHandle as ThreadHandle;
+use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, Schedule};
+use idle::Idle;
+use park::{SharedDriver, WorkerParker};
+use queue::{LifoSlot, Steal};
+
+type Task = Notified<Arc<Shared>>;
+
+/// Tuning knobs, with the defaults the builder uses.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) event_interval: u32,
+    pub(crate) global_queue_interval: u32,
+    pub(crate) thread_name: String,
+    pub(crate) thread_stack_size: Option<usize>,
+    /// The reactor's handle, for the runtime handles made on workers.
+    pub(crate) driver_handle: Option<crate::reactor::Handle>,
+}
+
+/// Consecutive runs from the LIFO slot before its task goes to the back of the queue.
+const MAX_LIFO_POLLS_PER_TICK: u32 = 3;
+
+/// What every task, handle and worker shares.
+pub(crate) struct Shared {
+    /// One entry per worker, padded so one worker's hot fields do not share a cache line with
+    /// its neighbour's.
+    remotes: Box<[CachePadded<Remote>]>,
+    inject: Inject<Arc<Shared>>,
+    idle: Idle,
+    owned: OwnedTasks<Arc<Shared>>,
+    shutdown: AtomicBool,
+    driver: Arc<SharedDriver>,
+    counters: Box<[CachePadded<WorkerCounters>]>,
+    remote_counters: RemoteCounters,
+    config: Config,
+}
+
+/// What peers may touch of a worker.
+struct Remote {
+    steal: Steal<Arc<Shared>>,
+    lifo: LifoSlot<Arc<Shared>>,
+    parker: WorkerParker,
+}
+
+/// The runtime-owned part: dropping it shuts the workers down.
+pub(crate) struct MultiThread {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<ThreadHandle<()>>>,
+}
+
+impl MultiThread {
+    pub(crate) fn new(config: Config, driver: Box<dyn Park>) -> std::io::Result<MultiThread> {
+        let driver = Arc::new(SharedDriver::new(driver));
+        let workers = config.workers.max(1);
+        let mut remotes = Vec::with_capacity(workers);
+        let mut locals = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (steal, local) = queue::local();
+            remotes.push(CachePadded::new(Remote {
+                steal,
+                lifo: LifoSlot::new(),
+                parker: WorkerParker::new(driver.clone()),
+            }));
+            locals.push(local);
+        }
+        let shared = Arc::new(Shared {
+            remotes: remotes.into_boxed_slice(),
+            inject: Inject::new(),
+            idle: Idle::new(workers),
+            owned: OwnedTasks::new(4 * workers),
+            shutdown: AtomicBool::new(false),
+            driver,
+            counters: (0..workers)
+                .map(|_| CachePadded::new(WorkerCounters::default()))
+                .collect(),
+            remote_counters: RemoteCounters::default(),
+            config,
+        });
+        let scheduler = MultiThread {
+            shared: shared.clone(),
+            threads: Mutex::new(Vec::with_capacity(workers)),
+        };
+        for (index, local) in locals.into_iter().enumerate() {
+            let thread = worker::spawn(shared.clone(), index, local)?;
+            scheduler.threads.lock().unwrap().push(thread);
+        }
+        Ok(scheduler)
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Blocks this (non-worker) thread on `future`; the workers run the tasks.
+    pub(crate) fn block_on<F: Future>(&self, handle: &Handle, future: F) -> F::Output {
+        let _driving = context::start_driving();
+        let _entered = context::enter(handle.clone());
+        let mut parker = ThreadParker::new();
+        let waker = Waker::from(std::sync::Arc::new(UnparkWaker(parker.unparker())));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            parker.park(None);
+        }
+    }
+}
+
+/// Wakes a `block_on` caller.
+struct UnparkWaker(super::park::UnparkHandle);
+
+impl std::task::Wake for UnparkWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+impl Drop for MultiThread {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        shared.shutdown.store(true, SeqCst);
+        for remote in shared.remotes.iter() {
+            remote.parker.unpark();
+        }
+        // A worker dropping its own runtime (the last `Arc<Runtime>` went away inside a task)
+        // cannot join itself; it leaves its loop when that task's poll returns.
+        let this_worker = worker::current_index(shared);
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap());
+        for (index, thread) in threads.into_iter().enumerate() {
+            if Some(index) != this_worker {
+                let _ = thread.join();
+            }
+        }
+        let _entered = context::enter(Handle::multi_thread(shared.clone()));
+        for task in shared.owned.close_and_take_all() {
+            task.shutdown();
+        }
+        drop(shared.inject.close());
+    }
+}
+
+impl Shared {
+    pub(crate) fn spawn<F>(this: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (owned, notified, join) = task::new_task(future, this.clone());
+        if let Err(owned) = this.owned.insert(owned) {
+            owned.shutdown();
+            return join;
+        }
+        let pushed = worker::with_current(this, notified, |core, notified| {
+            this.counters[core.index].record_spawn();
+            core.push_local(this, notified);
+        });
+        if let Err(notified) = pushed {
+            this.remote_counters.record_spawn();
+            this.push_remote(notified);
+        }
+        join
+    }
+
+    fn push_remote(&self, task: Task) {
+        if self.inject.push(task) {
+            self.notify_parked();
+        }
+    }
+
+    /// Wakes a sleeping worker if the idle rules say one should look for work.
+    fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].parker.unpark();
+        }
+    }
+
+    /// Whether any queue holds work (used by the last searcher before it sleeps).
+    fn has_work_anywhere(&self) -> bool {
+        !self.inject.is_empty()
+            || self
+                .remotes
+                .iter()
+                .any(|remote| !remote.steal.is_empty() || !remote.lifo.is_empty())
+    }
+
+    pub(crate) fn driver_handle(&self) -> Option<&crate::reactor::Handle> {
+        self.config.driver_handle.as_ref()
+    }
+
+    pub(crate) fn metrics(&self) -> Metrics {
+        let mut metrics = self.remote_counters.snapshot();
+        for counters in self.counters.iter() {
+            metrics.merge(&counters.snapshot());
+        }
+        metrics
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Task) {
+        schedule_task(self, task, false);
+    }
+
+    fn yield_now(&self, task: Task) {
+        schedule_task(self, task, true);
+    }
+
+    fn release(&self, task: &OwnedTask<Self>) -> Option<OwnedTask<Self>> {
+        self.owned.remove(task)
+    }
+}
+
+/// A wake: on one of our workers, the task goes to that worker's LIFO slot (or, for a
+/// self-wake, the back of its queue); anywhere else, to the injection queue.
+fn schedule_task(shared: &Arc<Shared>, task: Task, is_yield: bool) {
+    let pushed = worker::with_current(shared, task, |core, task| {
+        shared.counters[core.index].record_wake();
+        if is_yield {
+            core.push_local(shared, task);
+        } else {
+            core.push_lifo(shared, task);
+        }
+    });
+    if let Err(task) = pushed {
+        shared.remote_counters.record_wake();
+        shared.push_remote(task);
+    }
+}

@@ -1,0 +1,246 @@
+//! A worker thread's loop, and the thread-local state that lets wakes on a worker reach its
+//! queues without locks.
+
+use std::cell::RefCell;
+use std::io;
+
+use super::queue::{Local, CAPACITY};
+use super::{Shared, Task, MAX_LIFO_POLLS_PER_TICK};
+use crate::executor::{context, Handle};
+use crate::loom::sync::atomic::Ordering::Acquire;
+use crate::loom::sync::Arc;
+use crate::loom::thread::{self, JoinHandle};
+
+/// What only the worker's own thread touches.
+pub(super) struct Core {
+    pub(super) index: usize,
+    local: Local<Arc<Shared>>,
+    tick: u32,
+    /// Counted in `Idle`'s searching workers.
+    is_searching: bool,
+    /// For picking the first victim to steal from.
+    rng: u32,
+}
+
+struct WorkerContext {
+    shared: Arc<Shared>,
+    core: Box<Core>,
+}
+
+crate::loom::thread_local! {
+    static CURRENT: RefCell<Option<WorkerContext>> = RefCell::new(None);
+}
+
+pub(super) fn spawn(
+    shared: Arc<Shared>,
+    index: usize,
+    local: Local<Arc<Shared>>,
+) -> io::Result<JoinHandle<()>> {
+    let mut builder = thread::Builder::new().name(format!("{}-{index}", shared.config.thread_name));
+    if let Some(size) = shared.config.thread_stack_size {
+        builder = builder.stack_size(size);
+    }
+    builder.spawn(move || run(shared, index, local))
+}
+
+/// Runs `f` on this thread's core if this thread is one of `shared`'s workers; otherwise
+/// hands `value` back.
+pub(super) fn with_current<T>(
+    shared: &Arc<Shared>,
+    value: T,
+    f: impl FnOnce(&mut Core, T),
+) -> Result<(), T> {
+    CURRENT.with(|current| {
+        let Ok(mut current) = current.try_borrow_mut() else {
+            return Err(value);
+        };
+        match current.as_mut() {
+            Some(worker) if Arc::ptr_eq(&worker.shared, shared) => {
+                f(&mut worker.core, value);
+                Ok(())
+            }
+            _ => Err(value),
+        }
+    })
+}
+
+/// This thread's worker index, if it is one of `shared`'s workers.
+pub(super) fn current_index(shared: &Arc<Shared>) -> Option<usize> {
+    CURRENT.with(|current| {
+        let current = current.try_borrow().ok()?;
+        let worker = current.as_ref()?;
+        Arc::ptr_eq(&worker.shared, shared).then_some(worker.core.index)
+    })
+}
+
+/// Runs `f` on this worker's core. Only called from the worker loop.
+fn with_core<R>(f: impl FnOnce(&mut Core) -> R) -> R {
+    CURRENT.with(|current| {
+        let mut current = current.borrow_mut();
+        f(&mut current.as_mut().expect("on a worker thread").core)
+    })
+}
+
+impl Core {
+    /// Queues at the back of this worker's queue and wakes a peer if one should help.
+    pub(super) fn push_local(&mut self, shared: &Shared, task: Task) {
+        self.local.push_back(task, &shared.inject);
+        shared.notify_parked();
+    }
+
+    /// Puts a just-woken task in the LIFO slot (the displaced one goes to the back of the
+    /// queue). A peer is woken as for any push: the slot is stealable, so if this worker is
+    /// stuck in a long poll, the task runs elsewhere.
+    pub(super) fn push_lifo(&mut self, shared: &Shared, task: Task) {
+        if let Some(displaced) = shared.remotes[self.index].lifo.replace(task) {
+            self.local.push_back(displaced, &shared.inject);
+        }
+        shared.notify_parked();
+    }
+}
+
+fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
+    let _driving = context::start_driving();
+    let _entered = context::enter(Handle::multi_thread(shared.clone()));
+    let core = Box::new(Core {
+        index,
+        local,
+        tick: 0,
+        is_searching: false,
+        rng: (index as u32).wrapping_mul(0x9E37_79B9) | 1,
+    });
+    CURRENT.with(|current| {
+        *current.borrow_mut() = Some(WorkerContext {
+            shared: shared.clone(),
+            core,
+        })
+    });
+    // Whatever happens, the core (and the entries in its queue) is dropped on the way out.
+    struct ClearOnExit;
+    impl Drop for ClearOnExit {
+        fn drop(&mut self) {
+            let worker = CURRENT.with(|current| current.borrow_mut().take());
+            if let Some(worker) = worker {
+                drop(worker.shared.remotes[worker.core.index].lifo.take());
+            }
+        }
+    }
+    let _clear = ClearOnExit;
+
+    let config = &shared.config;
+    while !shared.shutdown.load(Acquire) {
+        let tick = with_core(|core| {
+            core.tick = core.tick.wrapping_add(1);
+            core.tick
+        });
+        if tick % config.event_interval == 0 {
+            shared.driver.poll_events();
+        }
+        let task = next_task(&shared, index, tick).or_else(|| steal_work(&shared, index));
+        match task {
+            Some(task) => run_task(&shared, index, task),
+            None => park(&shared, index),
+        }
+    }
+}
+
+/// The next entry from this worker's own sources, injection queue included.
+fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Task> {
+    if let Some(task) = shared.remotes[index].lifo.take() {
+        return Some(task);
+    }
+    with_core(|core| {
+        if tick % shared.config.global_queue_interval == 0 {
+            if let Some(task) = shared.inject.pop() {
+                return Some(task);
+            }
+        }
+        core.local.pop().or_else(|| take_from_inject(shared, core))
+    })
+}
+
+/// Moves a fair share of the injection queue into the local queue and returns one entry.
+fn take_from_inject(shared: &Shared, core: &mut Core) -> Option<Task> {
+    let share = shared.inject.len() / shared.remotes.len() + 1;
+    // Never more than the local queue can take without overflowing back into `inject`
+    // (whose lock `pop_batch` holds).
+    let max = share.min(core.local.room() as usize).min(CAPACITY / 2);
+    let mut first = None;
+    shared.inject.pop_batch(max, |task| match first {
+        None => first = Some(task),
+        Some(_) => core.local.push_back(task, &shared.inject),
+    });
+    first
+}
+
+/// Looks for work on other workers, as a searching worker.
+fn steal_work(shared: &Shared, index: usize) -> Option<Task> {
+    let (may_search, start) = with_core(|core| {
+        if !core.is_searching {
+            core.is_searching = shared.idle.try_start_searching();
+        }
+        // xorshift: a cheap, well-spread starting victim.
+        core.rng ^= core.rng << 13;
+        core.rng ^= core.rng >> 17;
+        core.rng ^= core.rng << 5;
+        (core.is_searching, core.rng as usize)
+    });
+    if !may_search {
+        return None;
+    }
+    let workers = shared.remotes.len();
+    for offset in 0..workers {
+        let victim = (start + offset) % workers;
+        if victim == index {
+            continue;
+        }
+        let remote = &shared.remotes[victim];
+        if let Some((task, count)) = with_core(|core| remote.steal.steal_into(&mut core.local)) {
+            shared.counters[index].record_steals(u64::from(count));
+            return Some(task);
+        }
+        if let Some(task) = remote.lifo.take() {
+            shared.counters[index].record_steals(1);
+            return Some(task);
+        }
+    }
+    shared.inject.pop()
+}
+
+fn run_task(shared: &Shared, index: usize, task: Task) {
+    let was_last_searcher =
+        with_core(|core| std::mem::take(&mut core.is_searching) && shared.idle.stop_searching());
+    if was_last_searcher {
+        // We found work; there may be more, and nobody is looking for it now.
+        shared.notify_parked();
+    }
+    let counters = &shared.counters[index];
+    task.run(counters);
+    // Run what that task woke, while it is hot in cache, but not forever.
+    let lifo = &shared.remotes[index].lifo;
+    for _ in 0..MAX_LIFO_POLLS_PER_TICK {
+        match lifo.take() {
+            Some(task) => task.run(counters),
+            None => return,
+        }
+    }
+    if let Some(task) = lifo.take() {
+        with_core(|core| core.local.push_back(task, &shared.inject));
+    }
+}
+
+fn park(shared: &Shared, index: usize) {
+    let was_searching = with_core(|core| std::mem::take(&mut core.is_searching));
+    let was_last_searcher = shared.idle.park(index, was_searching);
+    if was_last_searcher && shared.has_work_anywhere() {
+        // Work arrived while we searched and its notifier relied on us: pass it on (this may
+        // wake this very worker, whose park then returns at once).
+        shared.notify_parked();
+    }
+    shared.counters[index].record_park();
+    if !shared.shutdown.load(Acquire) {
+        shared.remotes[index].parker.park();
+    }
+    let notified = shared.idle.unpark(index);
+    with_core(|core| core.is_searching = notified);
+}

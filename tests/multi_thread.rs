@@ -1,0 +1,285 @@
+//! The multi-thread runtime: spawning from everywhere, stealing, parking, shutdown.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use spindle::runtime::{Builder, Runtime};
+use spindle::task::yield_now;
+
+fn runtime(workers: usize) -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .unwrap()
+}
+
+#[derive(Clone, Default)]
+struct Event(Arc<Mutex<(bool, Option<Waker>)>>);
+
+impl Event {
+    fn fire(&self) {
+        let waker = {
+            let mut state = self.0.lock().unwrap();
+            state.0 = true;
+            state.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+    fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let event = self.clone();
+        std::future::poll_fn(move |cx: &mut Context<'_>| {
+            let mut state = event.0.lock().unwrap();
+            if state.0 {
+                Poll::Ready(())
+            } else {
+                state.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+}
+
+struct DropCounter(Arc<AtomicUsize>);
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn many_tasks_spawned_from_inside_and_outside_all_complete() {
+    let rt = runtime(2);
+    let outside: Vec<_> = (0..1_000u64).map(|i| rt.spawn(async move { i })).collect();
+    let total = rt.block_on(async move {
+        let inside: Vec<_> = (0..1_000u64)
+            .map(|i| spindle::spawn(async move { i * 2 }))
+            .collect();
+        let mut total = 0;
+        for handle in outside.into_iter().chain(inside) {
+            total += handle.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(total, 499_500 + 999_000);
+    let metrics = rt.metrics();
+    assert_eq!(metrics.workers, 2);
+    assert_eq!(metrics.tasks_spawned, 2_000);
+    assert_eq!(metrics.wasted_polls, 0);
+}
+
+#[test]
+fn tasks_spawned_on_one_worker_are_stolen_by_the_other() {
+    let rt = runtime(2);
+    // One task spawns many that block their worker briefly on a barrier pair: they can only
+    // all finish if both workers run them, so the second worker must steal.
+    let barrier = Arc::new(Barrier::new(2));
+    rt.block_on({
+        let barrier = barrier.clone();
+        async move {
+            spindle::spawn(async move {
+                let handles: Vec<_> = (0..2)
+                    .map(|_| {
+                        let barrier = barrier.clone();
+                        spindle::spawn(async move {
+                            barrier.wait();
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    handle.await.unwrap();
+                }
+            })
+            .await
+            .unwrap();
+        }
+    });
+    assert!(rt.metrics().steals >= 1, "{:?}", rt.metrics());
+}
+
+#[test]
+fn wakes_from_plain_threads_reach_parked_workers() {
+    let rt = runtime(2);
+    let events: Vec<Event> = (0..8).map(|_| Event::default()).collect();
+    let handles: Vec<_> = events.iter().map(|event| rt.spawn(event.wait())).collect();
+    let (tx, rx) = mpsc::channel::<()>();
+    let firer = {
+        let events = events.clone();
+        std::thread::spawn(move || {
+            rx.recv().unwrap();
+            for event in events.iter().rev() {
+                event.fire();
+            }
+        })
+    };
+    tx.send(()).unwrap();
+    rt.block_on(async move {
+        for handle in handles {
+            handle.await.unwrap();
+        }
+    });
+    firer.join().unwrap();
+    let metrics = rt.metrics();
+    assert_eq!(metrics.wasted_polls, 0);
+    assert_eq!(metrics.polls, 8 + metrics.wakes);
+}
+
+#[test]
+fn yield_heavy_tasks_all_finish() {
+    let rt = runtime(2);
+    let done = rt.block_on(async {
+        let handles: Vec<_> = (0..50)
+            .map(|_| {
+                spindle::spawn(async {
+                    for _ in 0..100 {
+                        yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        let mut done = 0;
+        for handle in handles {
+            handle.await.unwrap();
+            done += 1;
+        }
+        done
+    });
+    assert_eq!(done, 50);
+}
+
+#[test]
+fn a_panicking_task_does_not_take_down_its_worker() {
+    let rt = runtime(2);
+    let error = rt
+        .block_on(async { spindle::spawn(async { panic!("worker boom") }).await })
+        .unwrap_err();
+    assert!(error.is_panic());
+    let sum = rt.block_on(async {
+        let handles: Vec<_> = (0..100u32)
+            .map(|i| spindle::spawn(async move { i }))
+            .collect();
+        let mut sum = 0;
+        for handle in handles {
+            sum += handle.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(sum, 4950);
+}
+
+#[test]
+fn dropping_the_runtime_cancels_every_task_exactly_once_and_joins_workers() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let rt = runtime(2);
+    let started = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..100)
+        .map(|_| {
+            let guard = DropCounter(drops.clone());
+            let started = started.clone();
+            rt.spawn(async move {
+                let _guard = guard;
+                started.fetch_add(1, SeqCst);
+                std::future::pending::<()>().await;
+            })
+        })
+        .collect();
+    // Some tasks may still be queued and some running: either way each is dropped once.
+    drop(rt);
+    assert_eq!(drops.load(SeqCst), 100);
+    let cancelled = spindle::block_on(async move {
+        let mut cancelled = 0;
+        for handle in handles {
+            cancelled += usize::from(handle.await.unwrap_err().is_cancelled());
+        }
+        cancelled
+    });
+    assert_eq!(cancelled, 100);
+}
+
+#[test]
+fn a_runtime_dropped_from_inside_its_own_task_does_not_deadlock() {
+    let rt = Arc::new(runtime(2));
+    let (tx, rx) = mpsc::channel();
+    let rt_in_task = rt.clone();
+    let handle = rt.spawn(async move {
+        // Wait until the test thread gave up its reference: this drop is the last one.
+        let rt_in_task = rt_in_task;
+        yield_now().await;
+        while Arc::strong_count(&rt_in_task) > 1 {
+            yield_now().await;
+        }
+        drop(rt_in_task);
+        tx.send(()).unwrap();
+    });
+    drop(handle);
+    drop(rt);
+    rx.recv().unwrap();
+}
+
+#[test]
+#[should_panic(expected = "current-thread runtime")]
+fn spawn_local_on_a_multi_thread_runtime_panics_clearly() {
+    let rt = runtime(1);
+    rt.block_on(async {
+        let _ = spindle::spawn_local(async {});
+    });
+}
+
+#[test]
+fn zero_workers_is_an_error_not_a_panic() {
+    let error = Builder::new_multi_thread()
+        .worker_threads(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn worker_threads_are_named() {
+    let rt = Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("custom")
+        .build()
+        .unwrap();
+    let name = rt.block_on(async {
+        spindle::spawn(async { std::thread::current().name().map(str::to_owned) })
+            .await
+            .unwrap()
+    });
+    assert_eq!(name.as_deref(), Some("custom-0"));
+}
+
+#[test]
+fn ping_pong_pairs_exchange_messages() {
+    let rt = runtime(2);
+    let rounds = rt.block_on(async {
+        let pairs: Vec<_> = (0..100)
+            .map(|_| {
+                spindle::spawn(async {
+                    let (ping, pong) = (Event::default(), Event::default());
+                    let replier = {
+                        let (ping, pong) = (ping.clone(), pong.clone());
+                        spindle::spawn(async move {
+                            ping.wait().await;
+                            pong.fire();
+                        })
+                    };
+                    ping.fire();
+                    pong.wait().await;
+                    replier.await.unwrap();
+                    1
+                })
+            })
+            .collect();
+        let mut rounds = 0;
+        for pair in pairs {
+            rounds += pair.await.unwrap();
+        }
+        rounds
+    });
+    assert_eq!(rounds, 100);
+    assert_eq!(rt.metrics().wasted_polls, 0);
+}
