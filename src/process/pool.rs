@@ -403,7 +403,7 @@ impl Builder {
             Some(path) => path,
             None => std::env::current_exe().map_err(ProcessError::Spawn)?,
         };
-        let plan = exec_plan(&program, &self.args, &self.env, self.max_frame_len)?;
+        let plan = exec_plan(&program, &self.args, &self.env, Some(self.max_frame_len))?;
         let config = Config {
             workers,
             max_tasks_per_child: self.max_tasks_per_child,
@@ -481,12 +481,13 @@ fn c_string(bytes: &[u8], what: &str) -> Result<CString, ProcessError> {
     })
 }
 
-/// The worker's program, argv and environment, as C strings ready for `execve`.
-fn exec_plan(
+/// A program, argv and environment (this process's, plus `env`, plus the worker marker
+/// for a pool worker of the given maximum frame length), as C strings ready for `execve`.
+pub(super) fn exec_plan(
     program: &std::path::Path,
     args: &[OsString],
     env: &[(OsString, OsString)],
-    max_frame_len: usize,
+    worker_max_frame_len: Option<usize>,
 ) -> Result<ExecPlan, ProcessError> {
     let program_c = c_string(program.as_os_str().as_bytes(), "worker program")?;
     let mut argv = vec![program_c.clone()];
@@ -497,7 +498,9 @@ fn exec_plan(
         .filter(|(key, _)| key != WORKER_ENV && !env.iter().any(|(k, _)| k == key))
         .collect();
     vars.extend(env.iter().filter(|(key, _)| key != WORKER_ENV).cloned());
-    vars.push((WORKER_ENV.into(), marker_value(max_frame_len).into()));
+    if let Some(max_frame_len) = worker_max_frame_len {
+        vars.push((WORKER_ENV.into(), marker_value(max_frame_len).into()));
+    }
     let mut envp = Vec::with_capacity(vars.len());
     for (key, value) in vars {
         if key.is_empty() || key.as_bytes().contains(&b'=') {

@@ -332,7 +332,12 @@ impl Supervisor {
             ))
         };
         let (socket, child_end) = UnixStream::pair().map_err(spawn_error)?;
-        let pid = sys::spawn(&self.config.plan, child_end.as_fd()).map_err(spawn_error)?;
+        let pid = sys::spawn(
+            &self.config.plan,
+            &[(child_end.as_fd(), sys::WORKER_FD)],
+            true,
+        )
+        .map_err(spawn_error)?;
         drop(child_end); // the worker's end now lives in the worker only
         if let Err(err) = socket.set_nonblocking(true) {
             let _ = sys::kill(pid);

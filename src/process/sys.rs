@@ -50,6 +50,39 @@ pub(crate) fn set_cloexec(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// Sets `O_NONBLOCK` on `fd` (for pipes handed to the reactor).
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let flags = syscall!(fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
+    syscall!(fcntl(
+        fd.as_raw_fd(),
+        libc::F_SETFL,
+        flags | libc::O_NONBLOCK
+    ))?;
+    Ok(())
+}
+
+/// `pidfd_open(pid, 0)`: an fd that becomes readable when the child exits (Linux 5.3+).
+/// It is close-on-exec by definition.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn pidfd_open(pid: pid_t) -> io::Result<OwnedFd> {
+    let fd = syscall!(syscall(libc::SYS_pidfd_open, pid, 0))?;
+    // SAFETY: the kernel just created this fd; nothing else owns it. (A syscall returns a
+    // c_long; fds fit in a c_int.)
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A pipe, both ends close-on-exec.
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: `fds` is a writable array of two c_ints, as pipe2 requires.
+    let ret = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 just created both fds; nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 /// Takes ownership of `fd`, an fd this process inherited from its parent by the worker
 /// protocol (the parent `dup2`'d the worker's socket there before `exec`). Fails if `fd` is
 /// not open, so a program started with the marker but without the fd gets an error, not UB.
@@ -172,52 +205,68 @@ fn pointer_array(strings: &[CString]) -> Vec<*const c_char> {
         .collect()
 }
 
-/// Starts `plan.program` as a child that finds `socket` at fd [`WORKER_FD`], and returns its
-/// pid once `exec` has succeeded (or the `exec` error).
+/// Fds handed to a child are first moved to this number or above, so no `dup2` onto a
+/// target (0..=3) can clobber another source.
+const FD_FLOOR: RawFd = 10;
+
+/// Starts `plan.program` with `fds` mapped into it (`(fd here, fd number in the child)`),
+/// and returns its pid once `exec` has succeeded (or the `exec` error).
 ///
 /// `fork` is followed at once by `exec`: between the two the child only calls
-/// async-signal-safe functions (`sigprocmask`, `signal`, `dup2`/`fcntl`, `prctl`, `getppid`,
+/// async-signal-safe functions (`sigprocmask`, `signal`, `dup2`, `prctl`, `getppid`,
 /// `execve`, `write`, `_exit`) on data prepared here before the fork. Every other fd of the
-/// parent is close-on-exec (std opens all its fds that way, and so does this module), so a
-/// worker holds nothing but its own socket and the standard streams.
+/// parent is close-on-exec (std opens all its fds that way, and so does this module), so the
+/// child holds nothing but the mapped fds and whatever standard streams it inherits.
 ///
-/// On Linux the child asks for `SIGKILL` when the thread that forked it ends
-/// (`PR_SET_PDEATHSIG`); callers fork from the pool's supervisor thread, which lives as long
-/// as the pool.
-pub(crate) fn spawn(plan: &ExecPlan, socket: BorrowedFd<'_>) -> io::Result<pid_t> {
+/// With `die_with_parent` (Linux), the child asks for `SIGKILL` when the thread that forked
+/// it ends (`PR_SET_PDEATHSIG`); the pool forks from its supervisor thread, which lives as
+/// long as the pool.
+pub(crate) fn spawn(
+    plan: &ExecPlan,
+    fds: &[(BorrowedFd<'_>, RawFd)],
+    die_with_parent: bool,
+) -> io::Result<pid_t> {
     let argv = pointer_array(&plan.argv);
     let envp = pointer_array(&plan.envp);
     let program: &CStr = &plan.program;
 
+    // Sources below the floor get a high duplicate (closed again when this returns).
+    let mut lifted = Vec::new();
+    let mut mapping: Vec<(RawFd, RawFd)> = Vec::with_capacity(fds.len());
+    for &(fd, target) in fds {
+        let source = if fd.as_raw_fd() < FD_FLOOR {
+            let high = dup_cloexec_at_least(fd, FD_FLOOR)?;
+            let raw = high.as_raw_fd();
+            lifted.push(high);
+            raw
+        } else {
+            fd.as_raw_fd()
+        };
+        mapping.push((source, target));
+    }
+
     // The exec-error pipe: the child writes its errno here if exec fails; a successful exec
     // closes it (close-on-exec), so the parent reads end-of-file.
-    let mut pipe_fds = [0 as c_int; 2];
-    // SAFETY: `pipe_fds` is a writable array of two c_ints, as pipe2 requires.
-    let ret = unsafe { libc::pipe2(pipe_fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    if ret == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 just created both fds; nothing else owns them.
-    let (err_read, err_write) = unsafe {
-        (
-            OwnedFd::from_raw_fd(pipe_fds[0]),
-            OwnedFd::from_raw_fd(pipe_fds[1]),
-        )
-    };
-    // The child `dup2`s the socket onto WORKER_FD, which would close an error pipe there.
-    let err_write = if err_write.as_raw_fd() == WORKER_FD {
-        dup_cloexec_at_least(err_write.as_fd(), WORKER_FD + 1)?
-    } else {
-        err_write
-    };
+    let (err_read, err_write) = pipe()?;
+    // Moved, not shadowed: the low original must be closed here, or our own read below
+    // would never see end-of-file.
+    let err_write = lift_above_floor(err_write)?;
 
-    let socket_fd = socket.as_raw_fd();
     let err_fd = err_write.as_raw_fd();
     let parent_pid = std::process::id() as pid_t;
     // SAFETY: sigset_t is plain data; sigemptyset initialises it fully.
     let mut empty_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: `empty_mask` is a live, writable sigset_t.
     unsafe { libc::sigemptyset(&mut empty_mask) };
+    let child = ChildSetup {
+        program,
+        argv: &argv,
+        envp: &envp,
+        mapping: &mapping,
+        err_fd,
+        parent_pid: die_with_parent.then_some(parent_pid),
+        empty_mask: &empty_mask,
+    };
 
     // SAFETY: fork itself is sound to call; what makes a fork in a multi-threaded process
     // dangerous is the child running non-async-signal-safe code (other threads may have
@@ -228,23 +277,14 @@ pub(crate) fn spawn(plan: &ExecPlan, socket: BorrowedFd<'_>) -> io::Result<pid_t
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        // SAFETY: we are the child of a fork; all pointers point into this (copied) address
+        // SAFETY: we are the child of a fork; `child` points into this (copied) address
         // space: `program`, `argv` and `envp` are live null-terminated arrays of C strings
-        // built before the fork, `empty_mask` is initialised.
-        unsafe {
-            child_exec(
-                program,
-                &argv,
-                &envp,
-                socket_fd,
-                err_fd,
-                parent_pid,
-                &empty_mask,
-            )
-        }
+        // built before the fork, `mapping` and `empty_mask` are initialised.
+        unsafe { child_exec(&child) }
     }
 
     drop(err_write);
+    drop(lifted);
     let mut errno_bytes = [0u8; 4];
     let mut got = 0;
     while got < errno_bytes.len() {
@@ -278,43 +318,57 @@ pub(crate) fn spawn(plan: &ExecPlan, socket: BorrowedFd<'_>) -> io::Result<pid_t
             errno_bytes,
         )))
     } else {
-        Err(io::Error::other("worker died between fork and exec"))
+        Err(io::Error::other("child died between fork and exec"))
     }
 }
 
-/// The child's side of [`spawn`]: set up fd [`WORKER_FD`] and `exec`. Never returns.
+/// `fd` itself if it is at [`FD_FLOOR`] or above, else a high duplicate (closing `fd`).
+fn lift_above_floor(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() >= FD_FLOOR {
+        return Ok(fd);
+    }
+    dup_cloexec_at_least(fd.as_fd(), FD_FLOOR)
+}
+
+/// What the child of [`spawn`] needs, all prepared before the fork.
+struct ChildSetup<'a> {
+    program: &'a CStr,
+    argv: &'a [*const c_char],
+    envp: &'a [*const c_char],
+    mapping: &'a [(RawFd, RawFd)],
+    err_fd: RawFd,
+    /// `Some`: ask to die with the forking thread, and check this is still our parent.
+    parent_pid: Option<pid_t>,
+    empty_mask: &'a libc::sigset_t,
+}
+
+/// The child's side of [`spawn`]: map the fds and `exec`. Never returns.
 ///
 /// # Safety
-/// Must be called only in the child of `fork`, with `program`, `argv` and `envp` valid C
-/// strings / null-terminated arrays of them.
-unsafe fn child_exec(
-    program: &CStr,
-    argv: &[*const c_char],
-    envp: &[*const c_char],
-    socket_fd: RawFd,
-    err_fd: RawFd,
-    parent_pid: pid_t,
-    empty_mask: &libc::sigset_t,
-) -> ! {
+/// Must be called only in the child of `fork`, with `setup`'s strings and arrays valid
+/// (null-terminated C strings, null-terminated pointer arrays).
+unsafe fn child_exec(setup: &ChildSetup<'_>) -> ! {
     // Only async-signal-safe calls from here on, and no allocation, no panics.
     // SAFETY (whole function): every call below is async-signal-safe, every pointer passed
     // is either null or points to live memory prepared by the parent before the fork.
     unsafe {
-        // Signal mask and SIGPIPE disposition survive exec: hand the worker clean ones.
-        libc::sigprocmask(libc::SIG_SETMASK, empty_mask, std::ptr::null_mut());
+        // Signal mask and SIGPIPE disposition survive exec: hand the child clean ones.
+        libc::sigprocmask(libc::SIG_SETMASK, setup.empty_mask, std::ptr::null_mut());
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
 
-        let fd_ok = if socket_fd == WORKER_FD {
-            // dup2 onto itself would keep close-on-exec; clear the flag instead.
-            libc::fcntl(WORKER_FD, libc::F_SETFD, 0) != -1
-        } else {
-            // dup2 clears close-on-exec on the new fd.
-            libc::dup2(socket_fd, WORKER_FD) != -1
-        };
+        // Sources are all >= FD_FLOOR and targets below it, so no dup2 clobbers a later
+        // source; dup2 clears close-on-exec on the target.
+        let mut fds_ok = true;
+        for &(source, target) in setup.mapping {
+            if libc::dup2(source, target) == -1 {
+                fds_ok = false;
+                break;
+            }
+        }
 
-        if fd_ok {
+        if fds_ok {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            {
+            if let Some(parent_pid) = setup.parent_pid {
                 // Die with the parent. If the parent already died before this call, the
                 // signal will never come: check and leave.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
@@ -322,9 +376,11 @@ unsafe fn child_exec(
                     libc::_exit(1);
                 }
             }
-            #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            let _ = parent_pid;
-            libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::execve(
+                setup.program.as_ptr(),
+                setup.argv.as_ptr(),
+                setup.envp.as_ptr(),
+            );
         }
 
         // dup2 or exec failed: report errno to the parent, then exit.
@@ -332,7 +388,7 @@ unsafe fn child_exec(
             .raw_os_error()
             .unwrap_or(0)
             .to_ne_bytes();
-        libc::write(err_fd, errno.as_ptr().cast(), errno.len());
+        libc::write(setup.err_fd, errno.as_ptr().cast(), errno.len());
         libc::_exit(127)
     }
 }

@@ -1,0 +1,544 @@
+//! [`Command`]: an async child process, the analogue of asyncio's `create_subprocess_exec`.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::File;
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{ExitStatus, Output};
+use std::task::{ready, Context, Poll};
+
+use libc::pid_t;
+
+use super::sys::{self, WaitStatus};
+use crate::io::{AsyncFd, AsyncRead, AsyncWrite, Interest};
+
+/// What a child's standard stream is connected to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stdio(StdioKind);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StdioKind {
+    Inherit,
+    Piped,
+    Null,
+}
+
+impl Stdio {
+    /// The parent's own stream.
+    pub fn inherit() -> Stdio {
+        Stdio(StdioKind::Inherit)
+    }
+
+    /// A new pipe, available as [`Child::stdin`] / [`Child::stdout`] / [`Child::stderr`].
+    pub fn piped() -> Stdio {
+        Stdio(StdioKind::Piped)
+    }
+
+    /// `/dev/null`.
+    pub fn null() -> Stdio {
+        Stdio(StdioKind::Null)
+    }
+}
+
+/// Builds and starts a child process whose pipes and exit are awaited through the reactor.
+///
+/// Must be used inside a spindle runtime (the pipes and the exit notification register with
+/// its reactor).
+///
+/// ```
+/// use spindle::process::{Command, Stdio};
+///
+/// spindle::block_on(async {
+///     let output = Command::new("echo").arg("hello").output().await.unwrap();
+///     assert!(output.status.success());
+///     assert_eq!(output.stdout, b"hello\n");
+/// });
+/// ```
+///
+/// # Implementation notes
+/// Started with the same fork + exec path as the pool's workers (no `PR_SET_PDEATHSIG`
+/// here: like `std::process::Command`, a child may outlive its parent). On Linux the exit is
+/// awaited through a pidfd registered with the reactor; where `pidfd_open` is missing, a
+/// thread waits in `waitpid` instead and wakes the task.
+#[derive(Debug, Clone)]
+pub struct Command {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    stdin: Option<Stdio>,
+    stdout: Option<Stdio>,
+    stderr: Option<Stdio>,
+}
+
+impl Command {
+    /// A command running `program` (looked up in `PATH` if it has no `/`).
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        Command {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args(&mut self, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> &mut Command {
+        self.args
+            .extend(args.into_iter().map(|arg| arg.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable (the rest of this process's environment is inherited).
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// The child's standard input (default: inherited; `output` uses `/dev/null`).
+    pub fn stdin(&mut self, stdio: Stdio) -> &mut Command {
+        self.stdin = Some(stdio);
+        self
+    }
+
+    /// The child's standard output (default: inherited; `output` captures it).
+    pub fn stdout(&mut self, stdio: Stdio) -> &mut Command {
+        self.stdout = Some(stdio);
+        self
+    }
+
+    /// The child's standard error (default: inherited; `output` captures it).
+    pub fn stderr(&mut self, stdio: Stdio) -> &mut Command {
+        self.stderr = Some(stdio);
+        self
+    }
+
+    /// Starts the child.
+    ///
+    /// # Errors
+    /// If the program cannot be found or executed (the `exec` errno comes back exactly), or
+    /// outside a runtime.
+    pub fn spawn(&mut self) -> io::Result<Child> {
+        self.spawn_with(Stdio::inherit(), Stdio::inherit(), Stdio::inherit())
+    }
+
+    fn spawn_with(&self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> io::Result<Child> {
+        let program = resolve_program(&self.program)?;
+        let plan = super::pool::exec_plan(&program, &self.args, &self.env, None)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
+
+        // Each stream: the fd the child gets, and (for pipes) the end we keep.
+        let mut child_fds: Vec<(OwnedFd, i32)> = Vec::new();
+        let mut ours: [Option<OwnedFd>; 3] = [None, None, None];
+        let streams = [
+            (self.stdin.unwrap_or(stdin), 0),
+            (self.stdout.unwrap_or(stdout), 1),
+            (self.stderr.unwrap_or(stderr), 2),
+        ];
+        for (stdio, target) in streams {
+            match stdio.0 {
+                StdioKind::Inherit => {}
+                StdioKind::Null => {
+                    let null = File::options().read(true).write(true).open("/dev/null")?;
+                    child_fds.push((null.into(), target));
+                }
+                StdioKind::Piped => {
+                    let (read_end, write_end) = sys::pipe()?;
+                    let (theirs, mine) = if target == 0 {
+                        (read_end, write_end)
+                    } else {
+                        (write_end, read_end)
+                    };
+                    sys::set_nonblocking(mine.as_fd())?;
+                    child_fds.push((theirs, target));
+                    ours[target as usize] = Some(mine);
+                }
+            }
+        }
+        let mapping: Vec<_> = child_fds
+            .iter()
+            .map(|(fd, target)| (fd.as_fd(), *target))
+            .collect();
+        let pid = sys::spawn(&plan, &mapping, false)
+            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", program.display())))?;
+        drop(mapping);
+        drop(child_fds); // the child's ends live in the child only
+
+        let exit = match ExitWatch::new(pid) {
+            Ok(exit) => exit,
+            Err(err) => {
+                // Outside a runtime, say: do not leave the child running or unreaped.
+                let _ = sys::kill(pid);
+                let _ = sys::wait(pid);
+                return Err(err);
+            }
+        };
+        // From here on, `Child`'s drop reaps the child whatever fails.
+        let mut child = Child {
+            pid,
+            exit: Some(exit),
+            status: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        };
+        let [stdin, stdout, stderr] = ours;
+        if let Some(fd) = stdin {
+            child.stdin = Some(ChildStdin {
+                fd: AsyncFd::with_interest(File::from(fd), Interest::WRITABLE)?,
+            });
+        }
+        if let Some(fd) = stdout {
+            child.stdout = Some(ChildStdout {
+                fd: AsyncFd::with_interest(File::from(fd), Interest::READABLE)?,
+            });
+        }
+        if let Some(fd) = stderr {
+            child.stderr = Some(ChildStderr {
+                fd: AsyncFd::with_interest(File::from(fd), Interest::READABLE)?,
+            });
+        }
+        Ok(child)
+    }
+
+    /// Runs the child to completion with inherited streams and returns its exit status.
+    ///
+    /// # Errors
+    /// As [`spawn`](Command::spawn).
+    pub async fn status(&mut self) -> io::Result<ExitStatus> {
+        self.spawn()?.wait().await
+    }
+
+    /// Runs the child to completion, capturing its standard output and error (standard
+    /// input is `/dev/null` unless set).
+    ///
+    /// # Errors
+    /// As [`spawn`](Command::spawn), or a read error on the pipes.
+    pub async fn output(&mut self) -> io::Result<Output> {
+        self.spawn_with(Stdio::null(), Stdio::piped(), Stdio::piped())?
+            .wait_with_output()
+            .await
+    }
+}
+
+/// `program` as a path to execute: as given if it contains a `/`, else the first executable
+/// file of that name in `PATH`.
+fn resolve_program(program: &OsStr) -> io::Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    if program.as_bytes().contains(&b'/') {
+        return Ok(PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: not found in PATH", Path::new(program).display()),
+            )
+        })
+}
+
+fn exit_status(status: WaitStatus) -> ExitStatus {
+    match status {
+        WaitStatus::Exited(code) => ExitStatus::from_raw((code & 0xff) << 8),
+        WaitStatus::Signaled(signal) => ExitStatus::from_raw(signal & 0x7f),
+    }
+}
+
+/// How the child's exit is noticed.
+enum ExitWatch {
+    /// Readable when the child exits.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    PidFd(AsyncFd<OwnedFd>),
+    /// A thread blocked in `waitpid` (no pidfd available); it reaps the child.
+    Thread(std::sync::Arc<super::slot::ResultSlot<io::Result<WaitStatus>>>),
+}
+
+impl ExitWatch {
+    fn new(pid: pid_t) -> io::Result<ExitWatch> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Ok(pidfd) = sys::pidfd_open(pid) {
+            return Ok(ExitWatch::PidFd(AsyncFd::with_interest(
+                pidfd,
+                Interest::READABLE,
+            )?));
+        }
+        let slot = std::sync::Arc::new(super::slot::ResultSlot::new());
+        let reaped = slot.clone();
+        std::thread::Builder::new()
+            .name("spindle-child-wait".to_owned())
+            .spawn(move || reaped.complete(sys::wait(pid)))?;
+        Ok(ExitWatch::Thread(slot))
+    }
+}
+
+/// A running (or finished) child process from [`Command::spawn`].
+///
+/// Dropping a `Child` does not kill the process (as with `std::process::Child`), but it is
+/// still reaped when it exits: no zombie is left behind.
+pub struct Child {
+    pid: pid_t,
+    exit: Option<ExitWatch>,
+    status: Option<ExitStatus>,
+    /// The child's standard input, if [piped](Stdio::piped). Drop it to close the pipe.
+    pub stdin: Option<ChildStdin>,
+    /// The child's standard output, if piped.
+    pub stdout: Option<ChildStdout>,
+    /// The child's standard error, if piped.
+    pub stderr: Option<ChildStderr>,
+}
+
+impl fmt::Debug for Child {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Child")
+            .field("pid", &self.pid)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Child {
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Polls for the child's exit, reaping it when it has.
+    pub fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Poll::Ready(Ok(status));
+        }
+        let status = match self.exit.as_ref().expect("set at spawn") {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            ExitWatch::PidFd(pidfd) => loop {
+                let mut ready = ready!(pidfd.poll_read_ready(cx))?;
+                match sys::try_wait(self.pid)? {
+                    Some(status) => break status,
+                    None => ready.clear_ready(),
+                }
+            },
+            ExitWatch::Thread(slot) => ready!(slot.poll_take(cx))?,
+        };
+        let status = exit_status(status);
+        self.status = Some(status);
+        Poll::Ready(Ok(status))
+    }
+
+    /// Waits for the child to exit (closing its standard input first, so a child reading
+    /// it is not left waiting for us).
+    ///
+    /// # Errors
+    /// If the runtime shut down, or `waitpid` fails.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.stdin = None;
+        poll_fn(|cx| self.poll_wait(cx)).await
+    }
+
+    /// The exit status if the child has exited (reaping it), without waiting.
+    ///
+    /// # Errors
+    /// If `waitpid` fails.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if self.status.is_none() {
+            let status = match self.exit.as_ref().expect("set at spawn") {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                ExitWatch::PidFd(_) => sys::try_wait(self.pid)?,
+                ExitWatch::Thread(slot) if slot.is_complete() => Some(slot.wait_take()?),
+                ExitWatch::Thread(_) => None,
+            };
+            self.status = status.map(exit_status);
+        }
+        Ok(self.status)
+    }
+
+    /// Sends `SIGKILL` (nothing if the child has already been reaped), then waits for it.
+    ///
+    /// # Errors
+    /// As [`wait`](Child::wait).
+    pub async fn kill(&mut self) -> io::Result<ExitStatus> {
+        self.start_kill()?;
+        self.wait().await
+    }
+
+    /// Sends `SIGKILL` without waiting. Until the child is reaped its pid cannot be reused,
+    /// so this never signals a stranger.
+    ///
+    /// # Errors
+    /// If `kill` fails.
+    pub fn start_kill(&mut self) -> io::Result<()> {
+        if self.try_wait()?.is_none() {
+            if let Some(ExitWatch::Thread(slot)) = &self.exit {
+                if slot.is_complete() {
+                    return Ok(()); // reaped by the waiting thread just now
+                }
+            }
+            sys::kill(self.pid)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the child while reading all of its piped standard output and error.
+    ///
+    /// # Errors
+    /// As [`wait`](Child::wait), or a read error on the pipes.
+    pub async fn wait_with_output(mut self) -> io::Result<Output> {
+        self.stdin = None;
+        let mut stdout_pipe = self.stdout.take();
+        let mut stderr_pipe = self.stderr.take();
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut status = None;
+        poll_fn(|cx| {
+            let out = drain(&mut stdout_pipe, &mut stdout, cx)?;
+            let err = drain(&mut stderr_pipe, &mut stderr, cx)?;
+            if status.is_none() {
+                if let Poll::Ready(done) = self.poll_wait(cx) {
+                    status = Some(done?);
+                }
+            }
+            if out.is_ready() && err.is_ready() && status.is_some() {
+                Poll::Ready(Ok::<(), io::Error>(()))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await?;
+        Ok(Output {
+            status: status.expect("ready only with a status"),
+            stdout,
+            stderr,
+        })
+    }
+}
+
+/// Reads `pipe` into `into` until end-of-file (then drops the pipe) or `Pending`.
+fn drain(
+    pipe: &mut Option<impl AsyncRead + Unpin>,
+    into: &mut Vec<u8>,
+    cx: &mut Context<'_>,
+) -> io::Result<Poll<()>> {
+    let mut buf = [0u8; 8192];
+    while let Some(reader) = pipe {
+        match Pin::new(reader).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(0)) => *pipe = None,
+            Poll::Ready(Ok(n)) => into.extend_from_slice(&buf[..n]),
+            Poll::Ready(Err(err)) => return Err(err),
+            Poll::Pending => return Ok(Poll::Pending),
+        }
+    }
+    Ok(Poll::Ready(()))
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if matches!(self.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        match self.exit.take() {
+            // The waiting thread reaps it.
+            Some(ExitWatch::Thread(_)) | None => {}
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Some(ExitWatch::PidFd(_)) => {
+                // Still running: reap it whenever it ends, off this thread.
+                let pid = self.pid;
+                let _ = std::thread::Builder::new()
+                    .name("spindle-child-reaper".to_owned())
+                    .spawn(move || sys::wait(pid));
+            }
+        }
+    }
+}
+
+fn poll_read_fd(
+    fd: &AsyncFd<File>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    loop {
+        let mut ready = ready!(fd.poll_read_ready(cx))?;
+        if let Ok(result) = ready.try_io(|mut file| file.read(buf)) {
+            return Poll::Ready(result);
+        }
+    }
+}
+
+/// The write end of a child's standard input.
+#[derive(Debug)]
+pub struct ChildStdin {
+    fd: AsyncFd<File>,
+}
+
+/// The read end of a child's standard output.
+#[derive(Debug)]
+pub struct ChildStdout {
+    fd: AsyncFd<File>,
+}
+
+/// The read end of a child's standard error.
+#[derive(Debug)]
+pub struct ChildStderr {
+    fd: AsyncFd<File>,
+}
+
+impl AsyncRead for ChildStdout {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read_fd(&self.fd, cx, buf)
+    }
+}
+
+impl AsyncRead for ChildStderr {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read_fd(&self.fd, cx, buf)
+    }
+}
+
+impl AsyncWrite for ChildStdin {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let mut ready = ready!(self.fd.poll_write_ready(cx))?;
+            if let Ok(result) = ready.try_io(|mut file| file.write(buf)) {
+                return Poll::Ready(result);
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(())) // a pipe has no buffer of ours
+    }
+
+    /// A pipe cannot be half-closed while open: drop the `ChildStdin` to send end-of-file.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

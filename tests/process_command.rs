@@ -1,0 +1,140 @@
+//! `spindle::process::Command`: async child processes with piped stdio, exit through a pidfd
+//! registered with the reactor. Each test checks that no child is left unreaped and the fd
+//! count is back where it started (so the tests run one at a time).
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use spindle::io::{AsyncReadExt, AsyncWriteExt};
+use spindle::process::{Command, Stdio};
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// `true` once no child of ours exists, running or unreaped.
+fn no_children() -> bool {
+    let mut status = 0;
+    // SAFETY: `status` is a live c_int, the only memory waitpid writes.
+    let ret = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    ret == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+}
+
+fn clean(test: impl FnOnce()) {
+    let _serial = serial();
+    let fds = fd_count();
+    test();
+    assert!(no_children(), "a child is left");
+    assert_eq!(fd_count(), fds, "fds leaked");
+}
+
+#[test]
+fn output_captures_stdout_stderr_and_status() {
+    clean(|| {
+        spindle::block_on(async {
+            let output = Command::new("echo").arg("hello").output().await.unwrap();
+            assert!(output.status.success());
+            assert_eq!(output.stdout, b"hello\n");
+            assert!(output.stderr.is_empty());
+
+            let output = Command::new("sh")
+                .args(["-c", "echo out; echo err >&2; exit 3"])
+                .output()
+                .await
+                .unwrap();
+            assert_eq!(output.status.code(), Some(3));
+            assert_eq!(output.stdout, b"out\n");
+            assert_eq!(output.stderr, b"err\n");
+
+            let status = Command::new("sh")
+                .args(["-c", "exit \"$CODE\""])
+                .env("CODE", "7")
+                .status()
+                .await
+                .unwrap();
+            assert_eq!(status.code(), Some(7));
+        });
+    });
+}
+
+#[test]
+fn piped_stdin_and_stdout_stream() {
+    clean(|| {
+        spindle::block_on(async {
+            let mut child = Command::new("cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            // More than a pipe buffer, written while nobody reads yet: the writer must wait
+            // for the reader, through the reactor.
+            let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+            let mut stdout = child.stdout.take().unwrap();
+            let writer = {
+                let data = data.clone();
+                spindle::spawn(async move {
+                    stdin.write_all(&data).await.unwrap();
+                    drop(stdin); // end-of-file for cat
+                })
+            };
+            let mut echoed = Vec::new();
+            stdout.read_to_end(&mut echoed).await.unwrap();
+            writer.await.unwrap();
+            assert_eq!(echoed.len(), data.len());
+            assert!(echoed == data);
+            assert!(child.wait().await.unwrap().success());
+        });
+    });
+}
+
+#[test]
+fn kill_reports_the_signal() {
+    clean(|| {
+        spindle::block_on(async {
+            let mut child = Command::new("sleep").arg("600").spawn().unwrap();
+            assert!(child.try_wait().unwrap().is_none());
+            let status = child.kill().await.unwrap();
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(status.signal(), Some(libc::SIGKILL));
+            // Waiting again returns the same status, without another waitpid.
+            assert_eq!(child.wait().await.unwrap().signal(), Some(libc::SIGKILL));
+        });
+    });
+}
+
+#[test]
+fn missing_programs_fail_clearly() {
+    clean(|| {
+        spindle::block_on(async {
+            let err = Command::new("spindle-no-such-program").spawn().unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+            let err = Command::new("/nonexistent/program").spawn().unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+            assert!(err.to_string().contains("/nonexistent/program"), "{err}");
+        });
+    });
+}
+
+#[test]
+fn a_dropped_running_child_is_still_reaped() {
+    let _serial = serial();
+    spindle::block_on(async {
+        let mut child = Command::new("sleep").arg("600").spawn().unwrap();
+        child.start_kill().unwrap();
+        drop(child); // may still be running (dying): a reaper thread waits for it
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !no_children() {
+        assert!(
+            Instant::now() < deadline,
+            "the dropped child was never reaped"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
