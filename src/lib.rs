@@ -12,8 +12,8 @@
 //! Start reading at [`task`] (one allocation per task, the state machine), then
 //! [`executor`] (who runs next and why nothing is polled without a wake).
 //!
-//! Internals that the proofs rest on go through [`loom`](crate::loom) (private): `std` in a
-//! normal build, the loom model checker's primitives under `--cfg loom`.
+//! Internals that the proofs rest on go through the private `loom` module: `std` in a normal
+//! build, the loom model checker's primitives under `--cfg loom`.
 //!
 //! ```
 //! let rt = spindle::runtime::Builder::new_current_thread().build().unwrap();

@@ -169,7 +169,7 @@ fn interval_ticks_on_schedule_and_bursts_to_catch_up() {
 #[test]
 #[should_panic(expected = "no spindle runtime")]
 fn sleep_outside_a_runtime_panics_with_a_clear_message() {
-    let _ = sleep(Duration::from_millis(1));
+    drop(sleep(Duration::from_millis(1)));
 }
 
 #[test]

@@ -7,8 +7,8 @@ use std::cell::{Cell, RefCell};
 use super::Handle;
 
 crate::loom::thread_local! {
-    static CURRENT: RefCell<Option<Handle>> = RefCell::new(None);
-    static DRIVING: Cell<bool> = Cell::new(false);
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static DRIVING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Makes `handle` the target of `spindle::spawn` on this thread until dropped.

@@ -69,7 +69,7 @@ struct Core {
 
 crate::loom::thread_local! {
     /// The core this thread is driving, with its runtime. At most one: `block_on` cannot nest.
-    static ACTIVE_CORE: RefCell<Option<(Arc<Shared>, Box<Core>)>> = RefCell::new(None);
+    static ACTIVE_CORE: RefCell<Option<(Arc<Shared>, Box<Core>)>> = const { RefCell::new(None) };
 }
 
 /// The runtime-owned part: dropping it shuts the scheduler down.

@@ -8,9 +8,9 @@ use super::context::{self, EnterGuard};
 use super::current_thread::{self, CurrentThread};
 use super::metrics::Metrics;
 use super::multi_thread::{self, MultiThread};
+use super::park::Park;
 #[cfg(loom)]
 use super::park::ThreadParker;
-use super::park::Park;
 use crate::loom::sync::Arc;
 use crate::task::JoinHandle;
 

@@ -8,7 +8,7 @@
 //! come; an `accept` that fails with `EMFILE` leaves the listener usable, and the next
 //! `accept` succeeds once descriptors are free.
 //!
-//! Addresses are given as [`ToSocketAddrs`](std::net::ToSocketAddrs) and resolved on the
+//! Addresses are given as [`std::net::ToSocketAddrs`] and resolved on the
 //! calling thread: literal addresses never block, host names may (DNS).
 
 mod tcp;

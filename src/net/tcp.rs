@@ -209,7 +209,7 @@ impl TcpStream {
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io
             .registration()
-            .try_io(Direction::Read, || (&*self.io.get_ref()).read(buf))
+            .try_io(Direction::Read, || self.io.get_ref().read(buf))
     }
 
     /// Writes without waiting: `WouldBlock` if the send buffer is full.
@@ -219,7 +219,7 @@ impl TcpStream {
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.io
             .registration()
-            .try_io(Direction::Write, || (&*self.io.get_ref()).write(buf))
+            .try_io(Direction::Write, || self.io.get_ref().write(buf))
     }
 
     /// Borrowed halves for reading and writing at once (e.g. in one `select`-like future).
@@ -247,7 +247,7 @@ impl TcpStream {
     ) -> Poll<io::Result<usize>> {
         self.io
             .registration()
-            .poll_io(cx, Direction::Read, || (&*self.io.get_ref()).read(buf))
+            .poll_io(cx, Direction::Read, || self.io.get_ref().read(buf))
     }
 
     pub(crate) fn poll_write_ref(
@@ -257,7 +257,7 @@ impl TcpStream {
     ) -> Poll<io::Result<usize>> {
         self.io
             .registration()
-            .poll_io(cx, Direction::Write, || (&*self.io.get_ref()).write(buf))
+            .poll_io(cx, Direction::Write, || self.io.get_ref().write(buf))
     }
 
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {

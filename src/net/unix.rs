@@ -155,7 +155,7 @@ impl AsyncRead for UnixStream {
     ) -> Poll<io::Result<usize>> {
         let io = &self.io;
         io.registration()
-            .poll_io(cx, Direction::Read, || (&*io.get_ref()).read(buf))
+            .poll_io(cx, Direction::Read, || io.get_ref().read(buf))
     }
 }
 
@@ -167,7 +167,7 @@ impl AsyncWrite for UnixStream {
     ) -> Poll<io::Result<usize>> {
         let io = &self.io;
         io.registration()
-            .poll_io(cx, Direction::Write, || (&*io.get_ref()).write(buf))
+            .poll_io(cx, Direction::Write, || io.get_ref().write(buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 pub(crate) const BUDGET: u8 = 128;
 
 crate::loom::thread_local! {
-    static REMAINING: Cell<Option<u8>> = Cell::new(None);
+    static REMAINING: Cell<Option<u8>> = const { Cell::new(None) };
 }
 
 /// Runs one task poll with a fresh budget, restoring the previous one afterwards (polls can

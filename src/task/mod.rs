@@ -1,17 +1,16 @@
 //! Tasks: one allocation per spawned future, and the handles that share it.
 //!
 //! # The allocation
-//! `spawn` boxes a single `Cell` holding a [`Header`](raw::Header) (the state word, the
-//! vtable, the id), the scheduler the task belongs to, the future (later its output) and the
-//! join handle's waker. Wakers are the header pointer plus a reference: no second allocation
-//! ([`waker`]).
+//! `spawn` boxes a single `Cell` holding a `Header` (the state word, the vtable, the id), the
+//! scheduler the task belongs to, the future (later its output) and the join handle's waker.
+//! Wakers are the header pointer plus a reference: no second allocation (`waker.rs`).
 //!
 //! # The references
 //! | handle                    | held by                      | count while it exists |
 //! |---------------------------|------------------------------|-----------------------|
-//! | [`Notified`]              | a run queue (`SCHEDULED`)    | 1                     |
+//! | `Notified`                | a run queue (`SCHEDULED`)    | 1                     |
 //! | the poll                  | the thread polling it        | 1 (the entry's, moved)|
-//! | [`OwnedTask`]             | the runtime's [`OwnedTasks`] | 1, until completion   |
+//! | `OwnedTask`               | the runtime's `OwnedTasks`   | 1, until completion   |
 //! | [`JoinHandle`]            | the spawner                  | 1                     |
 //! | `Waker`                   | whoever the future gave it to| 1 each                |
 //!

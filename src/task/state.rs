@@ -39,7 +39,7 @@ const REF_SHIFT: usize = 6;
 const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// A new task: queued once, owned by the owned-tasks list, the run queue and the join handle.
-const INITIAL: usize = SCHEDULED | JOIN_INTEREST | 3 * REF_ONE;
+const INITIAL: usize = SCHEDULED | JOIN_INTEREST | (3 * REF_ONE);
 
 pub(super) struct State {
     word: AtomicUsize,

@@ -502,6 +502,10 @@ mod tests {
             vec![3, 1],
             "fired at their deadlines, max not yet"
         );
+        assert_eq!(
+            wheel.poll(next_range, &recorder(3, &log)),
+            TimerState::Fired
+        );
         assert_eq!(wheel.poll(far, &recorder(1, &log)), TimerState::Fired);
         assert_eq!(wheel.poll(max, &recorder(2, &log)), TimerState::Pending);
         assert!(wheel.next_expiration().is_some_and(|next| next > now));

@@ -111,10 +111,4 @@ impl Idle {
             None => true,
         }
     }
-
-    /// Workers searching right now.
-    #[cfg(test)]
-    pub(crate) fn searching(&self) -> usize {
-        searching(self.state.load(SeqCst))
-    }
 }

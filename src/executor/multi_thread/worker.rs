@@ -28,7 +28,7 @@ struct WorkerContext {
 }
 
 crate::loom::thread_local! {
-    static CURRENT: RefCell<Option<WorkerContext>> = RefCell::new(None);
+    static CURRENT: RefCell<Option<WorkerContext>> = const { RefCell::new(None) };
 }
 
 pub(super) fn spawn(
