@@ -50,4 +50,4 @@ pub mod runtime {
     pub use crate::executor::{Builder, EnterGuard, Handle, Metrics, Runtime, TryCurrentError};
 }
 
-pub use executor::{block_on, spawn, spawn_local};
+pub use executor::{block_on, spawn, spawn_blocking, spawn_local};

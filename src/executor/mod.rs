@@ -82,6 +82,36 @@ where
     }
 }
 
+/// Runs a blocking function on the current runtime's blocking thread pool, like
+/// `tokio::task::spawn_blocking`; the returned handle is awaited like any task's.
+///
+/// ```
+/// spindle::block_on(async {
+///     let sum = spindle::spawn_blocking(|| (1..=10).sum::<u32>()).await.unwrap();
+///     assert_eq!(sum, 55);
+/// });
+/// ```
+///
+/// A panic in `f` reaches the handle as a panic [`JoinError`](crate::task::JoinError). Queued
+/// calls are cancelled when the runtime shuts down; running ones are waited for.
+///
+/// # Panics
+/// Outside a runtime.
+#[track_caller]
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match context::current() {
+        Some(handle) => handle.spawn_blocking(f),
+        None => panic!(
+            "spindle::spawn_blocking called outside a spindle runtime: call it inside \
+             `Runtime::block_on` or a spawned task"
+        ),
+    }
+}
+
 /// Spawns a `!Send` task on the current-thread runtime this thread is driving.
 ///
 /// The task is polled and dropped only on this thread. If the runtime is later driven from

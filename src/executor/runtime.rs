@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::time::Duration;
 
 use super::context::{self, EnterGuard};
 use super::current_thread::{self, CurrentThread};
@@ -13,6 +14,13 @@ use super::park::Park;
 use super::park::ThreadParker;
 use crate::loom::sync::Arc;
 use crate::task::JoinHandle;
+use crate::thread_pool::blocking::BlockingPool;
+use crate::thread_pool::JobErrorKind;
+
+/// Default for [`Builder::max_blocking_threads`].
+const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
+/// Default for [`Builder::thread_keep_alive`].
+const DEFAULT_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// Configures and builds a [`Runtime`], like `tokio::runtime::Builder`.
 ///
@@ -30,6 +38,8 @@ pub struct Builder {
     global_queue_interval: u32,
     thread_name: String,
     thread_stack_size: Option<usize>,
+    max_blocking_threads: usize,
+    thread_keep_alive: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +84,51 @@ impl Builder {
             global_queue_interval: current_thread::DEFAULT_GLOBAL_QUEUE_INTERVAL,
             thread_name: "spindle-worker".to_owned(),
             thread_stack_size: None,
+            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
+            thread_keep_alive: DEFAULT_THREAD_KEEP_ALIVE,
         }
+    }
+
+    /// Most threads [`spawn_blocking`](crate::spawn_blocking) may use at once (default 512, as
+    /// tokio: blocking calls mostly wait, and a low cap deadlocks calls that wait on each
+    /// other). Threads start only when needed.
+    pub fn max_blocking_threads(&mut self, count: usize) -> &mut Builder {
+        self.max_blocking_threads = count;
+        self
+    }
+
+    /// How long an idle blocking thread lingers before it exits (default 10 s).
+    pub fn thread_keep_alive(&mut self, duration: Duration) -> &mut Builder {
+        self.thread_keep_alive = duration;
+        self
+    }
+
+    /// The parker the scheduler sleeps in: the reactor, except under loom, which cannot see
+    /// a thread blocked in `epoll_wait` (the reactor has loom models of its own).
+    fn driver(&self) -> io::Result<(Box<dyn Park>, Resources)> {
+        #[cfg(not(loom))]
+        {
+            let driver = crate::reactor::Driver::new()?;
+            let resources = Resources {
+                driver: Some(driver.handle()),
+                blocking: None,
+            };
+            Ok((Box::new(driver), resources))
+        }
+        #[cfg(loom)]
+        {
+            Ok((
+                Box::new(super::park::ThreadParker::new()),
+                Resources::default(),
+            ))
+        }
+    }
+
+    fn blocking_pool(&self) -> io::Result<Arc<BlockingPool>> {
+        Ok(Arc::new(BlockingPool::new(
+            self.max_blocking_threads,
+            self.thread_keep_alive,
+        )?))
     }
 
     /// Worker threads of a multi-thread runtime (default: the available cores). Ignored by
@@ -134,40 +188,25 @@ impl Builder {
                 };
                 // Under loom the scheduler parks on the model-checked `ThreadParker`: loom cannot
                 // see a thread blocked in epoll. The reactor has its own loom models.
-                #[cfg(not(loom))]
-                let (scheduler, handle) = {
-                    let driver = crate::reactor::Driver::new()?;
-                    let driver_handle = driver.handle();
-                    let scheduler = CurrentThread::with_park(config, Box::new(driver));
-                    let handle = Handle::current_thread(scheduler.shared().clone())
-                        .with_driver(driver_handle);
-                    (scheduler, handle)
-                };
-                #[cfg(loom)]
-                let (scheduler, handle) = {
-                    let scheduler = CurrentThread::new(config);
-                    let handle = Handle::current_thread(scheduler.shared().clone());
-                    (scheduler, handle)
-                };
+                let (driver, mut resources) = self.driver()?;
+                let blocking = self.blocking_pool()?;
+                resources.blocking = Some(blocking.clone());
+                let scheduler = CurrentThread::with_park(config, driver);
+                let handle =
+                    Handle::current_thread(scheduler.shared().clone()).with_resources(resources);
                 Ok(Runtime {
                     handle,
-                    flavor: Flavor::CurrentThread(scheduler),
+                    flavor: Some(Flavor::CurrentThread(scheduler)),
+                    blocking,
                 })
             }
             Kind::MultiThread => {
                 let workers = self.worker_threads.unwrap_or_else(|| {
                     std::thread::available_parallelism().map_or(1, |cores| cores.get())
                 });
-                // As for the current-thread runtime: the reactor, except under loom.
-                #[cfg(not(loom))]
-                let (driver, driver_handle): (Box<dyn Park>, _) = {
-                    let driver = crate::reactor::Driver::new()?;
-                    let handle = driver.handle();
-                    (Box::new(driver), Some(handle))
-                };
-                #[cfg(loom)]
-                let (driver, driver_handle): (Box<dyn Park>, _) =
-                    (Box::new(ThreadParker::new()), None);
+                let (driver, mut resources) = self.driver()?;
+                let blocking = self.blocking_pool()?;
+                resources.blocking = Some(blocking.clone());
                 let scheduler = MultiThread::new(
                     multi_thread::Config {
                         workers,
@@ -175,14 +214,15 @@ impl Builder {
                         global_queue_interval: self.global_queue_interval,
                         thread_name: self.thread_name.clone(),
                         thread_stack_size: self.thread_stack_size,
-                        driver_handle,
+                        resources,
                     },
                     driver,
                 )?;
                 let handle = Handle::multi_thread(scheduler.shared().clone());
                 Ok(Runtime {
                     handle,
-                    flavor: Flavor::MultiThread(scheduler),
+                    flavor: Some(Flavor::MultiThread(scheduler)),
+                    blocking,
                 })
             }
         }
@@ -195,7 +235,9 @@ impl Builder {
 /// [`JoinHandle`] resolves to a cancelled [`JoinError`](crate::task::JoinError).
 pub struct Runtime {
     handle: Handle,
-    flavor: Flavor,
+    /// Taken (dropped) at shutdown, before the blocking pool shuts down; `Some` until then.
+    flavor: Option<Flavor>,
+    blocking: Arc<BlockingPool>,
 }
 
 enum Flavor {
@@ -217,7 +259,7 @@ impl Runtime {
     /// # Panics
     /// If this thread is already driving a runtime (a `block_on` inside a task).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        match &self.flavor {
+        match self.flavor() {
             Flavor::CurrentThread(scheduler) => scheduler.block_on(&self.handle, future),
             Flavor::MultiThread(scheduler) => scheduler.block_on(&self.handle, future),
         }
@@ -248,11 +290,42 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Shuts the runtime down, waiting at most `timeout` for blocking calls still running
+    /// (they are detached after that; queued ones are cancelled). Dropping the runtime waits
+    /// for running blocking calls without a limit, as tokio does.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shut_down(Some(timeout));
+    }
+
+    fn shut_down(&mut self, blocking_timeout: Option<Duration>) {
+        if let Some(flavor) = self.flavor.take() {
+            drop(flavor);
+            self.blocking.shutdown(blocking_timeout);
+        }
+    }
+
+    fn flavor(&self) -> &Flavor {
+        self.flavor
+            .as_ref()
+            .expect("a runtime has its scheduler until it is dropped")
+    }
+}
+
+impl Drop for Runtime {
+    /// Cancels every task (each future dropped once, each joiner gets a cancelled error),
+    /// stops the workers, then cancels queued blocking calls and waits for running ones.
+    fn drop(&mut self) {
+        self.shut_down(None);
+    }
+}
+
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let flavor = match self.flavor {
-            Flavor::CurrentThread(_) => "current_thread",
-            Flavor::MultiThread(_) => "multi_thread",
+            Some(Flavor::CurrentThread(_)) => "current_thread",
+            Some(Flavor::MultiThread(_)) => "multi_thread",
+            None => "shut down",
         };
         f.debug_struct("Runtime").field("flavor", &flavor).finish()
     }
@@ -262,9 +335,16 @@ impl fmt::Debug for Runtime {
 #[derive(Clone)]
 pub struct Handle {
     scheduler: Scheduler,
-    /// The I/O and timer driver (`None` under loom, and in the handle the current-thread
-    /// scheduler builds for its own shutdown).
-    driver: Option<crate::reactor::Handle>,
+    resources: Resources,
+}
+
+/// What a runtime offers its tasks besides scheduling: the I/O and timer driver (`None`
+/// under loom) and the blocking pool. Empty in the handle the current-thread scheduler makes
+/// for its own shutdown.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct Resources {
+    pub(crate) driver: Option<crate::reactor::Handle>,
+    pub(crate) blocking: Option<Arc<BlockingPool>>,
 }
 
 #[derive(Clone)]
@@ -277,26 +357,25 @@ impl Handle {
     pub(crate) fn current_thread(shared: Arc<current_thread::Shared>) -> Handle {
         Handle {
             scheduler: Scheduler::CurrentThread(shared),
-            driver: None,
+            resources: Resources::default(),
         }
     }
 
-    /// This handle with the runtime's I/O and timer driver attached.
-    pub(crate) fn with_driver(mut self, driver: crate::reactor::Handle) -> Handle {
-        self.driver = Some(driver);
+    fn with_resources(mut self, resources: Resources) -> Handle {
+        self.resources = resources;
         self
     }
 
     /// The runtime's I/O and timer driver, if it has one.
     pub(crate) fn driver(&self) -> Option<&crate::reactor::Handle> {
-        self.driver.as_ref()
+        self.resources.driver.as_ref()
     }
 
     /// A handle to a multi-thread runtime; the driver comes from the scheduler's config, so
     /// every handle made for it (on workers, during shutdown) can reach the reactor.
     pub(crate) fn multi_thread(shared: Arc<multi_thread::Shared>) -> Handle {
         Handle {
-            driver: shared.driver_handle().cloned(),
+            resources: shared.resources().clone(),
             scheduler: Scheduler::MultiThread(shared),
         }
     }
@@ -342,6 +421,38 @@ impl Handle {
     /// Makes this runtime the one `spindle::spawn` uses on this thread, until the guard drops.
     pub fn enter(&self) -> EnterGuard {
         context::enter(self.clone())
+    }
+
+    /// Runs `f` on the runtime's blocking pool; see [`spawn_blocking`](crate::spawn_blocking).
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(blocking) = self.resources.blocking.as_ref() else {
+            // Only the shutdown-time handle has no pool: the runtime is gone.
+            return self.spawn(async { panic!("spawn_blocking: the runtime has shut down") });
+        };
+        let job = blocking.spawn_blocking(f);
+        // A task that waits for the job: the joiner awaits a `JoinHandle` like any other, and
+        // no thread blocks on its behalf (the job's completion wakes this task).
+        self.spawn(async move {
+            match job.await {
+                Ok(output) => output,
+                Err(error) => match error.kind() {
+                    JobErrorKind::Panicked => match error.try_into_panic() {
+                        Ok(payload) => std::panic::resume_unwind(payload),
+                        Err(error) => panic!("{error}"),
+                    },
+                    // Cancelled or shut down: only at runtime shutdown, which cancels this
+                    // task as well; wait for that rather than inventing an output.
+                    JobErrorKind::Cancelled | JobErrorKind::ShutDown => {
+                        std::future::pending().await
+                    }
+                    _ => panic!("spawn_blocking: {error}"),
+                },
+            }
+        })
     }
 
     /// A snapshot of the runtime's counters.

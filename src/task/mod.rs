@@ -44,7 +44,7 @@ use std::ptr::NonNull;
 pub use join::{JoinError, JoinHandle};
 pub use yield_now::yield_now;
 
-pub use crate::executor::{spawn, spawn_local};
+pub use crate::executor::{spawn, spawn_blocking, spawn_local};
 
 pub(crate) use owned::OwnedTasks;
 use raw::RawTask;

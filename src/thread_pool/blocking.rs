@@ -7,8 +7,7 @@
 use std::io;
 use std::time::Duration;
 
-use super::{JobError, JobErrorKind, JobHandle, ThreadPool};
-use crate::task::{Id, JoinError};
+use super::{JobHandle, ThreadPool};
 
 /// The blocking pool's thread names: `spindle-blocking-N`.
 pub(crate) const BLOCKING_NAME_PREFIX: &str = "spindle-blocking";
@@ -19,7 +18,6 @@ pub(crate) struct BlockingPool {
     pool: ThreadPool,
 }
 
-#[allow(dead_code)] // wired into the runtime builder by the executor
 impl BlockingPool {
     /// A pool of at most `max_blocking_threads` threads (none started up front) that retire
     /// after `thread_keep_alive` idle.
@@ -56,26 +54,6 @@ impl BlockingPool {
             Some(timeout) => {
                 let _ = self.pool.shutdown_now_timeout(timeout);
             }
-        }
-    }
-
-    /// The underlying pool (for metrics: `thread_count`, `idle_thread_count`, ...).
-    pub(crate) fn pool(&self) -> &ThreadPool {
-        &self.pool
-    }
-}
-
-impl JobError {
-    /// The task-level error for a blocking call run as task `id`: a panic keeps its payload,
-    /// anything else (cancelled, shut down, no thread) is a cancellation.
-    #[allow(dead_code)] // used by the executor's spawn_blocking
-    pub(crate) fn into_join_error(self, id: Id) -> JoinError {
-        match self.kind() {
-            JobErrorKind::Panicked => match self.try_into_panic() {
-                Ok(payload) => JoinError::panic(id, payload),
-                Err(_) => JoinError::cancelled(id),
-            },
-            _ => JoinError::cancelled(id),
         }
     }
 }

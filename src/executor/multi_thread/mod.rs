@@ -45,6 +45,7 @@ use super::context;
 use super::inject::Inject;
 use super::metrics::{Metrics, RemoteCounters, WorkerCounters};
 use super::park::{Park, ThreadParker};
+use super::runtime::Resources;
 use super::Handle;
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
@@ -64,8 +65,8 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     pub(crate) thread_name: String,
     pub(crate) thread_stack_size: Option<usize>,
-    /// The reactor's handle, for the runtime handles made on workers.
-    pub(crate) driver_handle: Option<crate::reactor::Handle>,
+    /// The reactor and blocking pool, for the runtime handles made on workers.
+    pub(crate) resources: Resources,
 }
 
 /// Consecutive runs from the LIFO slot before its task goes to the back of the queue.
@@ -239,8 +240,8 @@ impl Shared {
                 .any(|remote| !remote.steal.is_empty() || !remote.lifo.is_empty())
     }
 
-    pub(crate) fn driver_handle(&self) -> Option<&crate::reactor::Handle> {
-        self.config.driver_handle.as_ref()
+    pub(crate) fn resources(&self) -> &Resources {
+        &self.config.resources
     }
 
     pub(crate) fn metrics(&self) -> Metrics {
