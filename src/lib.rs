@@ -45,11 +45,9 @@ pub mod thread_pool;
 pub mod time;
 
 /// Building and running a runtime: [`Builder`](runtime::Builder), [`Runtime`](runtime::Runtime),
-/// [`Handle`](runtime::Handle), [`Metrics`](runtime::Metrics), [`Trace`](runtime::Trace).
+/// [`Handle`](runtime::Handle), [`Metrics`](runtime::Metrics).
 pub mod runtime {
-    pub use crate::executor::{
-        Builder, EnterGuard, Handle, Metrics, Runtime, Trace, TryCurrentError,
-    };
+    pub use crate::executor::{Builder, EnterGuard, Handle, Metrics, Runtime, TryCurrentError};
 }
 
 pub use executor::{block_on, spawn, spawn_blocking, spawn_local};
