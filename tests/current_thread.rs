@@ -3,51 +3,17 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
 
+mod common;
+
+use common::{DropCounter, Event};
 use spindle::runtime::{Builder, Runtime};
 use spindle::task::yield_now;
 
 fn runtime() -> Runtime {
     Builder::new_current_thread().build().unwrap()
-}
-
-/// A future that completes once `fire` is called, from any thread.
-#[derive(Clone, Default)]
-struct Event(Arc<Mutex<(bool, Option<Waker>)>>);
-
-impl Event {
-    fn fire(&self) {
-        let waker = {
-            let mut state = self.0.lock().unwrap();
-            state.0 = true;
-            state.1.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-    fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
-        let event = self.clone();
-        std::future::poll_fn(move |cx: &mut Context<'_>| {
-            let mut state = event.0.lock().unwrap();
-            if state.0 {
-                Poll::Ready(())
-            } else {
-                state.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-    }
-}
-
-/// Counts its drops, to prove each future is dropped exactly once.
-struct DropCounter(Arc<AtomicUsize>);
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
 }
 
 #[test]

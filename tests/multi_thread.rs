@@ -1,10 +1,11 @@
 //! The multi-thread runtime: spawning from everywhere, stealing, parking, shutdown.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Barrier, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::{mpsc, Arc, Barrier};
 
+mod common;
+
+use common::{DropCounter, Event};
 use spindle::runtime::{Builder, Runtime};
 use spindle::task::yield_now;
 
@@ -13,41 +14,6 @@ fn runtime(workers: usize) -> Runtime {
         .worker_threads(workers)
         .build()
         .unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Event(Arc<Mutex<(bool, Option<Waker>)>>);
-
-impl Event {
-    fn fire(&self) {
-        let waker = {
-            let mut state = self.0.lock().unwrap();
-            state.0 = true;
-            state.1.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-    fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
-        let event = self.clone();
-        std::future::poll_fn(move |cx: &mut Context<'_>| {
-            let mut state = event.0.lock().unwrap();
-            if state.0 {
-                Poll::Ready(())
-            } else {
-                state.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-    }
-}
-
-struct DropCounter(Arc<AtomicUsize>);
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
 }
 
 #[test]
