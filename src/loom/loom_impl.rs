@@ -22,4 +22,17 @@ pub(crate) mod thread {
     pub(crate) use std::thread::panicking;
 }
 
-pub(crate) use loom::thread_local;
+/// `loom::thread_local!`, accepting (and dropping) std's `const { .. }` initialiser syntax,
+/// which loom's macro does not parse.
+macro_rules! loom_thread_local {
+    () => {};
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr }; $($rest:tt)*) => {
+        loom::thread_local!($(#[$attr])* $vis static $name: $t = $init;);
+        $crate::loom::thread_local!($($rest)*);
+    };
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr; $($rest:tt)*) => {
+        loom::thread_local!($(#[$attr])* $vis static $name: $t = $init;);
+        $crate::loom::thread_local!($($rest)*);
+    };
+}
+pub(crate) use loom_thread_local as thread_local;

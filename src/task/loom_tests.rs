@@ -197,3 +197,25 @@ fn loom_abort_races_completion() {
         scheduler.shutdown();
     });
 }
+
+#[test]
+fn loom_join_handle_drop_races_shutdown() {
+    loom::model(|| {
+        let scheduler = TestScheduler::new();
+        let gate = Gate::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let guard = DropCounter(drops.clone());
+        let wait = gate.wait();
+        let handle = TestScheduler::spawn(&scheduler, async move {
+            let _guard = guard;
+            wait.await;
+        });
+        scheduler.run_queued();
+        // The joiner goes away on another thread while the runtime shuts the task down.
+        let dropper = thread::spawn(move || drop(handle));
+        scheduler.shutdown();
+        dropper.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1, "the future is dropped exactly once");
+        // Loom fails the model if the task was freed twice or never.
+    });
+}
