@@ -40,7 +40,13 @@ impl Drop for EnterGuard {
 
 /// The runtime `spindle::spawn` would use here, if any.
 pub(crate) fn current() -> Option<Handle> {
-    CURRENT.with(|current| current.borrow().clone())
+    with_current(|handle| handle.cloned())
+}
+
+/// Runs `f` with a borrow of the current runtime's handle, saving the clone (three reference
+/// counts) where only a part of it is needed.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+    CURRENT.with(|current| f(current.borrow().as_ref()))
 }
 
 /// Marks this thread as driving a scheduler until the guard drops.

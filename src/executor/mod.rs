@@ -13,7 +13,7 @@
 //! happen. [`Metrics::wasted_polls`] counts violations, and the loom model
 //! `loom_t1_t2_t3_only_the_ready_task_is_polled` proves there are none.
 
-mod context;
+pub(crate) mod context;
 pub(crate) mod current_thread;
 mod inject;
 mod metrics;

@@ -288,14 +288,16 @@ impl Handle {
     /// # Errors
     /// Outside a runtime, or in one without an I/O driver.
     pub(crate) fn current() -> io::Result<Handle> {
-        let runtime = crate::executor::Handle::try_current().map_err(|_| {
-            io::Error::other(
-                "there is no spindle runtime on this thread: I/O types and timers must be created \
-                 inside `Runtime::block_on`, a spawned task, or after `Runtime::enter`",
-            )
-        })?;
-        runtime.driver().cloned().ok_or_else(|| {
-            io::Error::other("this spindle runtime has no I/O driver (it is shutting down)")
+        crate::executor::context::with_current(|runtime| {
+            let runtime = runtime.ok_or_else(|| {
+                io::Error::other(
+                    "there is no spindle runtime on this thread: I/O types and timers must be \
+                     created inside `Runtime::block_on`, a spawned task, or after `Runtime::enter`",
+                )
+            })?;
+            runtime.driver().cloned().ok_or_else(|| {
+                io::Error::other("this spindle runtime has no I/O driver (it is shutting down)")
+            })
         })
     }
 

@@ -13,7 +13,7 @@ use crate::loom::sync::{Condvar, Mutex};
 /// deadlock a current-thread one if the other end is one of its tasks).
 #[track_caller]
 pub(crate) fn block_on<F: Future>(what: &str, future: F) -> F::Output {
-    if crate::runtime::Handle::try_current().is_ok() {
+    if crate::executor::context::with_current(|runtime| runtime.is_some()) {
         panic!(
             "{what} called inside a spindle runtime: blocking here would stall the runtime's \
              tasks; use the async method (`.await`) instead"
