@@ -550,3 +550,39 @@ fn mpsc_errors_display_and_debug_without_t_debug() {
     assert!(format!("{tx:?} {rx:?}").contains("mpsc::UnboundedSender"));
     assert!(tx.same_channel(&tx.clone()));
 }
+
+#[test]
+fn a_receiver_on_an_always_full_channel_yields_to_other_tasks() {
+    // The receiver always finds a message, so without the cooperative budget it would never
+    // return Pending and the other task could not run on this single thread.
+    let rt = spindle::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let other_ran = rt.block_on(async {
+        let (tx, mut rx) = spindle::sync::mpsc::unbounded_channel::<u32>();
+        for i in 0..10_000 {
+            tx.send(i).unwrap();
+        }
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // The receiver is queued first, so it runs first.
+        let receiver = {
+            let flag = flag.clone();
+            spindle::spawn(async move {
+                let mut seen_other_before_end = false;
+                for _ in 0..10_000 {
+                    rx.recv().await.unwrap();
+                    seen_other_before_end |= flag.load(std::sync::atomic::Ordering::SeqCst);
+                }
+                seen_other_before_end
+            })
+        };
+        let other =
+            spindle::spawn(async move { flag.store(true, std::sync::atomic::Ordering::SeqCst) });
+        other.await.unwrap();
+        receiver.await.unwrap()
+    });
+    assert!(
+        other_ran,
+        "the other task ran while the receiver still had messages"
+    );
+}

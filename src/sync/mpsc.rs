@@ -279,6 +279,8 @@ impl<T> Chan<T> {
     }
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // A receiver on a busy channel is ready again and again: spend the task's budget.
+        std::task::ready!(crate::task::coop::poll_proceed(cx));
         let mut state = self.lock();
         if let Some(value) = state.buffer.pop_front() {
             let waker = state.grant_next();

@@ -350,6 +350,7 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        std::task::ready!(crate::task::coop::poll_proceed(cx));
         let this = self.get_mut();
         let inner = this
             .inner
