@@ -45,9 +45,11 @@ pub mod thread_pool;
 pub mod time;
 
 /// Building and running a runtime: [`Builder`](runtime::Builder), [`Runtime`](runtime::Runtime),
-/// [`Handle`](runtime::Handle), [`Metrics`](runtime::Metrics).
+/// [`Handle`](runtime::Handle), [`Metrics`](runtime::Metrics), [`Trace`](runtime::Trace).
 pub mod runtime {
-    pub use crate::executor::{Builder, EnterGuard, Handle, Metrics, Runtime, TryCurrentError};
+    pub use crate::executor::{
+        Builder, EnterGuard, Handle, Metrics, Runtime, Trace, TryCurrentError,
+    };
 }
 
 pub use executor::{block_on, spawn, spawn_blocking, spawn_local};

@@ -31,6 +31,7 @@ use super::context;
 use super::inject::Inject;
 use super::metrics::{Metrics, RemoteCounters, WorkerCounters};
 use super::park::{Park, ThreadParker, UnparkHandle};
+use super::trace::Tracer;
 use super::Handle;
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     remote_counters: RemoteCounters,
     event_interval: u32,
     global_queue_interval: u32,
+    /// `Some` only when built with `Builder::trace(true)`.
+    trace: Option<Box<Tracer>>,
 }
 
 struct Core {
@@ -80,6 +83,7 @@ pub(crate) struct CurrentThread {
 pub(crate) struct Config {
     pub(crate) event_interval: u32,
     pub(crate) global_queue_interval: u32,
+    pub(crate) trace: bool,
 }
 
 impl CurrentThread {
@@ -103,6 +107,9 @@ impl CurrentThread {
             remote_counters: RemoteCounters::default(),
             event_interval: config.event_interval.max(1),
             global_queue_interval: config.global_queue_interval.max(1),
+            trace: config
+                .trace
+                .then(|| Box::new(Tracer::new(vec!["block_on thread".to_owned()]))),
         });
         CurrentThread { shared }
     }
@@ -156,15 +163,30 @@ impl CurrentThread {
                 let Some(task) = next_local_or_injected(shared) else {
                     break;
                 };
-                task.run(&shared.counters);
+                match &shared.trace {
+                    None => task.run(&shared.counters),
+                    Some(trace) => trace.run(0, task, &shared.counters),
+                }
                 ran += 1;
             }
             if ran == shared.event_interval {
                 // Still busy: let the driver look for I/O events without sleeping.
-                park_core(Some(Duration::ZERO));
+                match &shared.trace {
+                    None => park_core(Some(Duration::ZERO)),
+                    Some(trace) => trace.reactor_turn(0, || {
+                        park_core(Some(Duration::ZERO));
+                        true
+                    }),
+                }
             } else if !signal.is_woken() {
                 shared.counters.record_park();
-                park_core(None);
+                match &shared.trace {
+                    None => park_core(None),
+                    Some(trace) => trace.park(0, || {
+                        park_core(None);
+                        true
+                    }),
+                }
             }
         }
     }
@@ -192,11 +214,20 @@ impl Drop for CurrentThread {
 impl Shared {
     /// Spawns a task on this runtime. The caller ensures `F` may be polled here (it is `Send`,
     /// or wrapped for `spawn_local`).
+    #[track_caller]
     pub(crate) fn spawn<F>(this: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
     {
         let (owned, notified, join) = task::new_task(future, this.clone());
+        if let Some(trace) = &this.trace {
+            let worker = this.is_driving_thread().then_some(0);
+            trace.spawn(
+                worker,
+                notified.id().as_u64(),
+                std::panic::Location::caller(),
+            );
+        }
         if let Err(owned) = this.owned.insert(owned) {
             // The runtime shut down: the task is cancelled before it ever runs.
             owned.shutdown();
@@ -255,6 +286,21 @@ impl Shared {
         }
     }
 
+    /// Whether this thread holds our core (for tracing: which buffer an event goes to).
+    fn is_driving_thread(&self) -> bool {
+        ACTIVE_CORE.with(|active| {
+            active.try_borrow().is_ok_and(|active| {
+                active
+                    .as_ref()
+                    .is_some_and(|(shared, _)| std::ptr::eq(&**shared, self))
+            })
+        })
+    }
+
+    pub(crate) fn tracer(&self) -> Option<&Tracer> {
+        self.trace.as_deref()
+    }
+
     pub(crate) fn metrics(&self) -> Metrics {
         let mut metrics = self.counters.snapshot();
         metrics.merge(&self.remote_counters.snapshot());
@@ -271,6 +317,9 @@ enum Event {
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Task) {
+        if let Some(trace) = &self.trace {
+            trace.wake(self.is_driving_thread().then_some(0), task.id().as_u64());
+        }
         self.push(task, Event::Wake);
     }
 

@@ -21,6 +21,7 @@ pub(crate) mod multi_thread;
 pub mod naive;
 pub(crate) mod park;
 mod runtime;
+pub mod trace;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -35,6 +36,7 @@ pub use context::EnterGuard;
 pub use metrics::Metrics;
 pub(crate) use metrics::WorkerCounters;
 pub use runtime::{Builder, Handle, Runtime, TryCurrentError};
+pub use trace::Trace;
 
 use crate::task::JoinHandle;
 

@@ -12,6 +12,7 @@ use super::multi_thread::{self, MultiThread};
 use super::park::Park;
 #[cfg(loom)]
 use super::park::ThreadParker;
+use super::trace::Trace;
 use crate::loom::sync::Arc;
 use crate::task::JoinHandle;
 use crate::thread_pool::blocking::BlockingPool;
@@ -40,6 +41,7 @@ pub struct Builder {
     thread_stack_size: Option<usize>,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
+    trace: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +88,17 @@ impl Builder {
             thread_stack_size: None,
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
             thread_keep_alive: DEFAULT_THREAD_KEEP_ALIVE,
+            trace: false,
         }
+    }
+
+    /// Records what the scheduler does, poll by poll (default off), for
+    /// [`Runtime::take_trace`]: see [`trace`](crate::executor::trace). Off, it costs one
+    /// predictable branch per scheduling event; on, two clock reads and an uncontended
+    /// per-worker lock per event.
+    pub fn trace(&mut self, enabled: bool) -> &mut Builder {
+        self.trace = enabled;
+        self
     }
 
     /// Most threads [`spawn_blocking`](crate::spawn_blocking) may use at once (default 512, as
@@ -185,6 +197,7 @@ impl Builder {
                 let config = current_thread::Config {
                     event_interval: self.event_interval,
                     global_queue_interval: self.global_queue_interval,
+                    trace: self.trace,
                 };
                 // Under loom the scheduler parks on the model-checked `ThreadParker`: loom cannot
                 // see a thread blocked in epoll. The reactor has its own loom models.
@@ -215,6 +228,7 @@ impl Builder {
                         thread_name: self.thread_name.clone(),
                         thread_stack_size: self.thread_stack_size,
                         resources,
+                        trace: self.trace,
                     },
                     driver,
                 )?;
@@ -266,6 +280,7 @@ impl Runtime {
     }
 
     /// Spawns a task on this runtime. See [`Handle::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -288,6 +303,20 @@ impl Runtime {
     pub fn metrics(&self) -> Metrics {
         self.handle.metrics()
     }
+
+    /// The scheduler events recorded since the runtime was built or since the last call,
+    /// leaving the buffers empty; `None` unless built with [`Builder::trace`].
+    ///
+    /// A worker records a poll when the poll returns, which may be just after the task's
+    /// completion woke its joiner: a poll still being recorded lands in the next take. For
+    /// a trace with nothing missing, use [`shutdown_and_take_trace`](Self::shutdown_and_take_trace).
+    pub fn take_trace(&self) -> Option<Trace> {
+        let tracer = match &self.handle.scheduler {
+            Scheduler::CurrentThread(shared) => shared.tracer(),
+            Scheduler::MultiThread(shared) => shared.tracer(),
+        };
+        tracer.map(|tracer| tracer.take())
+    }
 }
 
 impl Runtime {
@@ -296,6 +325,14 @@ impl Runtime {
     /// for running blocking calls without a limit, as tokio does.
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         self.shut_down(Some(timeout));
+    }
+
+    /// Shuts the runtime down as dropping it does (the workers have stopped when this
+    /// returns), then returns every scheduler event not taken yet; `None` unless built with
+    /// [`Builder::trace`].
+    pub fn shutdown_and_take_trace(mut self) -> Option<Trace> {
+        self.shut_down(None);
+        self.take_trace()
     }
 
     fn shut_down(&mut self, blocking_timeout: Option<Duration>) {
@@ -396,6 +433,7 @@ impl Handle {
     /// Spawns a task. It starts running when the runtime next runs tasks (inside `block_on`
     /// for a current-thread runtime). If the runtime has shut down, the task is cancelled at
     /// once and its handle resolves to a cancelled error.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -408,6 +446,7 @@ impl Handle {
     }
 
     /// Spawns a `!Send` task, which the caller guarantees only this thread will poll.
+    #[track_caller]
     pub(crate) fn spawn_local_unchecked<F>(&self, future: F) -> Option<JoinHandle<F::Output>>
     where
         F: Future + 'static,
@@ -424,6 +463,7 @@ impl Handle {
     }
 
     /// Runs `f` on the runtime's blocking pool; see [`spawn_blocking`](crate::spawn_blocking).
+    #[track_caller]
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

@@ -84,6 +84,11 @@ mod sys;
 mod wake;
 mod worker;
 
+/// Not part of the API: the frame parsers, for the property tests and the fuzz target.
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 pub use codec::{decode_exact, Decode, DecodeError, Encode, Reader};
 pub use command::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 pub use error::{ExitReason, ProcessError};

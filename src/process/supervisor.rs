@@ -225,11 +225,18 @@ pub(crate) struct Supervisor {
     /// True while `start` runs: a worker failing to start then fails the whole build.
     starting: bool,
     start_error: Option<ProcessError>,
+    /// Workers in a row that died before their HELLO; a HELLO resets it.
+    failed_starts_in_a_row: u32,
     pollfds: Vec<libc::pollfd>,
 }
 
 /// Pause before retrying after a replacement worker failed to start.
 const SPAWN_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Once the pool runs, one worker dying before its HELLO (killed from outside, say) is
+/// replaced at once like any dead worker; this many in a row mean the program cannot start,
+/// and the pool backs off and fails the queued jobs if no worker is left to run them.
+const MAX_FAILED_STARTS_IN_A_ROW: u32 = 3;
 
 impl Supervisor {
     pub(crate) fn new(
@@ -248,6 +255,7 @@ impl Supervisor {
             gone: Vec::new(),
             starting: false,
             start_error: None,
+            failed_starts_in_a_row: 0,
             pollfds: Vec::new(),
         }
     }
@@ -348,7 +356,7 @@ impl Supervisor {
             pid,
             socket,
             state: WorkerState::Starting {
-                deadline: Instant::now() + self.config.start_timeout,
+                deadline: deadline_after(self.config.start_timeout),
             },
             reader: FrameReader::default(),
             outbox: Vec::new(),
@@ -412,7 +420,7 @@ impl Supervisor {
                 job_id: request.job_id,
                 items: request.items,
                 reply: request.reply,
-                deadline: self.config.job_timeout.map(|limit| Instant::now() + limit),
+                deadline: self.config.job_timeout.map(deadline_after),
             });
             worker.outbox = request.frame;
             worker.sent = 0;
@@ -539,6 +547,7 @@ impl Supervisor {
                     )));
                 }
                 worker.state = WorkerState::Idle;
+                self.failed_starts_in_a_row = 0;
                 Ok(())
             }
             Reply::Items { job_id, .. } | Reply::UnknownJob { job_id } => {
@@ -651,11 +660,23 @@ impl Supervisor {
                 if self.starting && self.start_error.is_none() {
                     self.start_error = Some(err.clone());
                 }
-                self.spawn_failed(err);
+                self.failed_starts_in_a_row += 1;
+                if self.starting || self.failed_starts_in_a_row >= MAX_FAILED_STARTS_IN_A_ROW {
+                    self.spawn_failed(err);
+                }
             }
             WorkerState::Idle | WorkerState::Retiring => {}
         }
     }
+}
+
+/// `now + limit`, or a deadline decades away if that overflows (`Duration::MAX`: no limit
+/// in practice, not a panic in the supervisor).
+fn deadline_after(limit: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(limit)
+        .or_else(|| now.checked_add(Duration::from_secs(30 * 365 * 86_400)))
+        .unwrap_or(now)
 }
 
 /// Writes as much of the worker's outbox as the socket takes.

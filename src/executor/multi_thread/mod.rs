@@ -46,6 +46,7 @@ use super::inject::Inject;
 use super::metrics::{Metrics, RemoteCounters, WorkerCounters};
 use super::park::{Park, ThreadParker};
 use super::runtime::Resources;
+use super::trace::Tracer;
 use super::Handle;
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
@@ -67,6 +68,8 @@ pub(crate) struct Config {
     pub(crate) thread_stack_size: Option<usize>,
     /// The reactor and blocking pool, for the runtime handles made on workers.
     pub(crate) resources: Resources,
+    /// Record a scheduler trace (`Builder::trace`).
+    pub(crate) trace: bool,
 }
 
 /// Consecutive runs from the LIFO slot before its task goes to the back of the queue.
@@ -84,6 +87,8 @@ pub(crate) struct Shared {
     driver: Arc<SharedDriver>,
     counters: Box<[CachePadded<WorkerCounters>]>,
     remote_counters: RemoteCounters,
+    /// `Some` only when built with `Builder::trace(true)`.
+    trace: Option<Box<Tracer>>,
     config: Config,
 }
 
@@ -126,6 +131,12 @@ impl MultiThread {
                 .map(|_| CachePadded::new(WorkerCounters::default()))
                 .collect(),
             remote_counters: RemoteCounters::default(),
+            trace: config.trace.then(|| {
+                let names = (0..workers)
+                    .map(|index| format!("{}-{index}", config.thread_name))
+                    .collect();
+                Box::new(Tracer::new(names))
+            }),
             config,
         });
         let scheduler = MultiThread {
@@ -197,12 +208,21 @@ impl Drop for MultiThread {
 }
 
 impl Shared {
+    #[track_caller]
     pub(crate) fn spawn<F>(this: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let (owned, notified, join) = task::new_task(future, this.clone());
+        if let Some(trace) = &this.trace {
+            let worker = worker::current_index(this);
+            trace.spawn(
+                worker,
+                notified.id().as_u64(),
+                std::panic::Location::caller(),
+            );
+        }
         if let Err(owned) = this.owned.insert(owned) {
             owned.shutdown();
             return join;
@@ -244,6 +264,10 @@ impl Shared {
         &self.config.resources
     }
 
+    pub(crate) fn tracer(&self) -> Option<&Tracer> {
+        self.trace.as_deref()
+    }
+
     pub(crate) fn metrics(&self) -> Metrics {
         let mut metrics = self.remote_counters.snapshot();
         for counters in self.counters.iter() {
@@ -270,6 +294,9 @@ impl Schedule for Arc<Shared> {
 /// A wake: on one of our workers, the task goes to that worker's LIFO slot (or, for a
 /// self-wake, the back of its queue); anywhere else, to the injection queue.
 fn schedule_task(shared: &Arc<Shared>, task: Task, is_yield: bool) {
+    if let Some(trace) = &shared.trace {
+        trace.wake(worker::current_index(shared), task.id().as_u64());
+    }
     let pushed = worker::with_current(shared, task, |core, task| {
         shared.counters[core.index].record_wake();
         if is_yield {

@@ -68,12 +68,15 @@ impl SharedDriver {
     }
 
     /// Lets the driver dispatch pending events without blocking, if no worker is in it.
-    pub(crate) fn poll_events(&self) {
+    /// Returns whether it did (for the trace).
+    pub(crate) fn poll_events(&self) -> bool {
         if let Some(mut guard) = self.try_take() {
             if let Some(driver) = guard.driver.as_mut() {
                 driver.park(Some(Duration::ZERO));
+                return true;
             }
         }
+        false
     }
 }
 
@@ -96,13 +99,14 @@ impl WorkerParker {
     }
 
     /// Sleeps until `unpark` (or returns at once if a token waits). May return spuriously.
-    pub(crate) fn park(&self) {
+    /// Returns whether it slept in the driver (for the trace).
+    pub(crate) fn park(&self) -> bool {
         if self
             .state
             .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
             .is_ok()
         {
-            return;
+            return false;
         }
         if let Some(mut guard) = self.driver.try_take() {
             let driver = guard.driver.as_mut().expect("held until the guard drops");
@@ -112,12 +116,12 @@ impl WorkerParker {
                 .is_err()
             {
                 self.state.swap(EMPTY, SeqCst); // a token arrived: take it
-                return;
+                return false;
             }
             driver.park(None);
             // Woken by our unpark, a timer or I/O: either way, back to EMPTY.
             self.state.swap(EMPTY, SeqCst);
-            return;
+            return true;
         }
         let mut guard = self.lock.lock().unwrap();
         if self
@@ -126,7 +130,7 @@ impl WorkerParker {
             .is_err()
         {
             self.state.swap(EMPTY, SeqCst);
-            return;
+            return false;
         }
         loop {
             guard = self.condvar.wait(guard).unwrap();
@@ -135,7 +139,7 @@ impl WorkerParker {
                 .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
                 .is_ok()
             {
-                return;
+                return false;
             }
         }
     }

@@ -134,7 +134,12 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
             core.tick
         });
         if tick % config.event_interval == 0 {
-            shared.driver.poll_events();
+            match &shared.trace {
+                None => {
+                    shared.driver.poll_events();
+                }
+                Some(trace) => trace.reactor_turn(index, || shared.driver.poll_events()),
+            }
         }
         let task = next_task(&shared, index, tick).or_else(|| steal_work(&shared, index));
         match task {
@@ -197,10 +202,16 @@ fn steal_work(shared: &Shared, index: usize) -> Option<Task> {
         let remote = &shared.remotes[victim];
         if let Some((task, count)) = with_core(|core| remote.steal.steal_into(&mut core.local)) {
             shared.counters[index].record_steals(u64::from(count));
+            if let Some(trace) = &shared.trace {
+                trace.steal(index, victim, count);
+            }
             return Some(task);
         }
         if let Some(task) = remote.lifo.take() {
             shared.counters[index].record_steals(1);
+            if let Some(trace) = &shared.trace {
+                trace.steal(index, victim, 1);
+            }
             return Some(task);
         }
     }
@@ -215,12 +226,16 @@ fn run_task(shared: &Shared, index: usize, task: Task) {
         shared.notify_parked();
     }
     let counters = &shared.counters[index];
-    task.run(counters);
+    let run = |task: Task| match &shared.trace {
+        None => task.run(counters),
+        Some(trace) => trace.run(index, task, counters),
+    };
+    run(task);
     // Run what that task woke, while it is hot in cache, but not forever.
     let lifo = &shared.remotes[index].lifo;
     for _ in 0..MAX_LIFO_POLLS_PER_TICK {
         match lifo.take() {
-            Some(task) => task.run(counters),
+            Some(task) => run(task),
             None => return,
         }
     }
@@ -239,7 +254,13 @@ fn park(shared: &Shared, index: usize) {
     }
     shared.counters[index].record_park();
     if !shared.shutdown.load(Acquire) {
-        shared.remotes[index].parker.park();
+        let parker = &shared.remotes[index].parker;
+        match &shared.trace {
+            None => {
+                parker.park();
+            }
+            Some(trace) => trace.park(index, || parker.park()),
+        }
     }
     let notified = shared.idle.unpark(index);
     with_core(|core| core.is_searching = notified);

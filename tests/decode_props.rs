@@ -1,0 +1,381 @@
+//! Property tests of the process pool's decoders: the job codec (`Encode`/`Decode`) and the
+//! wire-protocol frame parsers (through the hidden `spindle::process::__fuzz` surface, the
+//! same one the fuzz target in `fuzz/` drives).
+//!
+//! For any byte sequence each decoder gives a value or an error: never a panic, never an
+//! allocation out of proportion to the input (a 4 GiB length prefix allocates nothing), and
+//! it returns (every loop in them is bounded by the input). Generated values round-trip.
+//! A counting global allocator measures each thread's peak live bytes, so the allocation
+//! bound is checked exactly, not from RSS.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use proptest::prelude::*;
+use spindle::process::__fuzz::{self, ParsedReply, ParsedRequest};
+use spindle::process::{decode_exact, Decode, Encode, DEFAULT_MAX_FRAME_LEN};
+
+/// Tracks the live and peak heap bytes of the current thread (frees are charged to the
+/// freeing thread; the decoders allocate and free on one thread).
+struct CountingAlloc;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn charge(delta: isize) {
+    // `try_with`: allocations during thread teardown are not counted.
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; the counting touches only
+// const-initialised thread-locals without destructors, which never allocate.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's layout.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            charge(layout.size() as isize);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's layout.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            charge(layout.size() as isize);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded: `ptr` came from `alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) };
+        charge(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded with the caller's arguments.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            charge(new_size as isize - layout.size() as isize);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns its result with the peak bytes it had live at once (above what was
+/// live when it started).
+fn peak_bytes<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|peak| peak.set(base));
+    let result = f();
+    let peak = PEAK.with(Cell::get) - base;
+    (result, peak.max(0) as usize)
+}
+
+/// Decodes `bytes` as a `T`, checking that the peak allocation stays within `per_byte`
+/// bytes per input byte plus a small constant (error messages, the odd small vector).
+fn decode_bounded<T: Decode>(bytes: &[u8], per_byte: usize) -> Result<T, String> {
+    let (result, peak) = peak_bytes(|| decode_exact::<T>(bytes).map_err(|e| e.to_string()));
+    let bound = per_byte * bytes.len() + 1024;
+    assert!(
+        peak <= bound,
+        "decoding {} bytes as {} allocated {peak} bytes at peak (bound {bound})",
+        bytes.len(),
+        std::any::type_name::<T>()
+    );
+    result
+}
+
+fn encoded<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    value.encode(&mut bytes);
+    bytes
+}
+
+/// A length prefix, count or `u64` length of 4 GiB and more, followed by a few bytes.
+fn huge_prefix() -> impl Strategy<Value = Vec<u8>> {
+    (
+        (1u64 << 32)..=u64::MAX,
+        prop::collection::vec(any::<u8>(), 0..64),
+    )
+        .prop_map(|(count, tail)| {
+            let mut bytes = count.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&tail);
+            bytes
+        })
+}
+
+/// Bytes that are often close to valid: a generated value's encoding with some bytes
+/// flipped, cut or appended (pure noise rarely gets past the first length check).
+fn mutated<T: Encode + std::fmt::Debug>(
+    value: impl Strategy<Value = T>,
+) -> impl Strategy<Value = Vec<u8>> {
+    (
+        value,
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        any::<prop::sample::Index>(),
+        prop::collection::vec(any::<u8>(), 0..4),
+    )
+        .prop_map(|(value, flips, cut, tail)| {
+            let mut bytes = encoded(&value);
+            if !bytes.is_empty() {
+                for (at, byte) in flips {
+                    let at = at.index(bytes.len());
+                    bytes[at] = byte;
+                }
+                bytes.truncate(cut.index(bytes.len() + 1));
+            }
+            bytes.extend_from_slice(&tail);
+            bytes
+        })
+}
+
+type Mixed = (
+    u64,
+    String,
+    Vec<Option<i32>>,
+    bool,
+    char,
+    Result<u8, String>,
+);
+
+fn mixed() -> impl Strategy<Value = Mixed> {
+    (
+        any::<u64>(),
+        ".{0,12}",
+        prop::collection::vec(any::<Option<i32>>(), 0..8),
+        any::<bool>(),
+        any::<char>(),
+        any::<Result<u8, String>>(),
+    )
+}
+
+/// Decodes `bytes` as several types; none may panic or over-allocate.
+fn decode_as_many_types(bytes: &[u8]) {
+    // In-memory size over minimum encoded size, rounded up, bounds each type's allocation
+    // per input byte: `Vec<Option<u128>>` holds 32 bytes per 1-byte `None`.
+    let _ = decode_bounded::<u64>(bytes, 0);
+    let _ = decode_bounded::<String>(bytes, 1);
+    let _ = decode_bounded::<Vec<u8>>(bytes, 1);
+    let _ = decode_bounded::<Vec<u64>>(bytes, 1);
+    let _ = decode_bounded::<Vec<String>>(bytes, 4);
+    let _ = decode_bounded::<Vec<Vec<u16>>>(bytes, 4);
+    let _ = decode_bounded::<Vec<Option<u128>>>(bytes, 32);
+    let _ = decode_bounded::<Option<Vec<char>>>(bytes, 1);
+    let _ = decode_bounded::<Vec<Result<bool, String>>>(bytes, 32);
+    let _ = decode_bounded::<Mixed>(bytes, 16);
+    let _ = decode_bounded::<(usize, isize, f32, f64, i128)>(bytes, 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn codec_any_bytes_decode_or_fail(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        decode_as_many_types(&bytes);
+    }
+
+    #[test]
+    fn codec_mutated_encodings_decode_or_fail(bytes in mutated(mixed())) {
+        decode_as_many_types(&bytes);
+    }
+
+    #[test]
+    fn codec_huge_counts_allocate_nothing(bytes in huge_prefix()) {
+        // A count of 4 Gi elements and more, with at most 63 bytes behind it: refused before
+        // any allocation for the elements.
+        prop_assert!(decode_bounded::<Vec<u8>>(&bytes, 1).is_err());
+        prop_assert!(decode_bounded::<String>(&bytes, 1).is_err());
+        prop_assert!(decode_bounded::<Vec<Vec<u64>>>(&bytes, 4).is_err());
+        prop_assert!(decode_bounded::<Option<Vec<u32>>>(&bytes, 1).is_err());
+    }
+
+    #[test]
+    fn codec_round_trips(value in mixed()) {
+        let bytes = encoded(&value);
+        prop_assert_eq!(decode_bounded::<Mixed>(&bytes, 16).unwrap(), value);
+        // Every strict prefix is an error, and so is a trailing byte.
+        for cut in 0..bytes.len() {
+            prop_assert!(decode_exact::<Mixed>(&bytes[..cut]).is_err(), "prefix {} accepted", cut);
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        prop_assert!(decode_exact::<Mixed>(&longer).is_err());
+    }
+
+    #[test]
+    fn codec_round_trips_nested(value in any::<Vec<(i64, Option<Vec<bool>>, f64)>>()) {
+        let bytes = encoded(&value);
+        let back = decode_bounded::<Vec<(i64, Option<Vec<bool>>, f64)>>(&bytes, 4).unwrap();
+        // Compare floats by bits: NaN round-trips bit for bit but is not equal to itself.
+        let bits = |v: &Vec<(i64, Option<Vec<bool>>, f64)>| -> Vec<(i64, Option<Vec<bool>>, u64)> {
+            v.iter().map(|(a, b, c)| (*a, b.clone(), c.to_bits())).collect()
+        };
+        prop_assert_eq!(bits(&back), bits(&value));
+    }
+}
+
+/// A random stream of frames, some valid replies, some not.
+fn frame_stream() -> impl Strategy<Value = Vec<u8>> {
+    let one = prop_oneof![
+        // A valid ITEMS reply.
+        (
+            any::<u64>(),
+            prop::collection::vec((0u8..3, prop::collection::vec(any::<u8>(), 0..40)), 0..5)
+        )
+            .prop_map(|(id, items)| __fuzz::reply_frame(id, &items)),
+        any::<u32>().prop_map(__fuzz::hello_frame),
+        // A length-prefixed garbage body.
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(|body| {
+            let mut frame = (body.len() as u32).to_le_bytes().to_vec();
+            frame.extend_from_slice(&body);
+            frame
+        }),
+        // Raw garbage, including wild prefixes.
+        prop::collection::vec(any::<u8>(), 0..12),
+    ];
+    prop::collection::vec(one, 0..6).prop_map(|frames| frames.concat())
+}
+
+fn reply_items() -> impl Strategy<Value = Vec<(u8, Vec<u8>)>> {
+    prop::collection::vec(
+        (
+            prop_oneof![
+                Just(__fuzz::TAG_OK),
+                Just(__fuzz::TAG_PANICKED),
+                Just(__fuzz::TAG_BAD_INPUT)
+            ],
+            prop::collection::vec(any::<u8>(), 0..64),
+        ),
+        0..8,
+    )
+}
+
+/// The parent's stream reader. Its contract: the buffer grows past its 16 KiB read chunk
+/// only for an announced length that passed the maximum, so the peak is within twice (a
+/// `Vec` grows by doubling) the maximum plus the read chunk, plus a few copies of the input
+/// (frame bodies and their parses).
+fn read_stream_bounded(bytes: &[u8], chunk: usize, max_frame_len: usize) -> __fuzz::StreamOutcome {
+    let (outcome, peak) = peak_bytes(|| __fuzz::read_stream(bytes, chunk, max_frame_len));
+    let bound = 2 * (max_frame_len + 4 + (16 << 10)) + 8 * bytes.len() + 4096;
+    assert!(
+        peak <= bound,
+        "read_stream allocated {peak} bytes at peak (bound {bound})"
+    );
+    outcome
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn frames_any_bytes_parse_or_fail(
+        bytes in prop::collection::vec(any::<u8>(), 0..300),
+        chunk in 1usize..64,
+        max in prop_oneof![Just(DEFAULT_MAX_FRAME_LEN), 0usize..300],
+    ) {
+        let _ = read_stream_bounded(&bytes, chunk, max);
+        let _ = __fuzz::parse_reply(&bytes);
+        let _ = __fuzz::parse_request(&bytes);
+        let (_, peak) = peak_bytes(|| __fuzz::read_request_blocking(&bytes, max));
+        // The worker's blocking read allocates the announced length once it passed the
+        // maximum, before reading the body: at most the maximum.
+        prop_assert!(peak <= max + 4096, "read_request_blocking allocated {}", peak);
+    }
+
+    #[test]
+    fn frames_streams_parse_or_fail(bytes in frame_stream(), chunk in 1usize..64) {
+        let _ = read_stream_bounded(&bytes, chunk, DEFAULT_MAX_FRAME_LEN);
+        // The same stream in one read gives the same frames: chunking changes nothing.
+        prop_assert_eq!(
+            __fuzz::read_stream(&bytes, chunk, 1 << 16),
+            __fuzz::read_stream(&bytes, bytes.len().max(1), 1 << 16)
+        );
+    }
+
+    #[test]
+    fn frames_huge_prefix_allocates_nothing(prefix in (DEFAULT_MAX_FRAME_LEN as u32 + 1)..=u32::MAX,
+                                            tail in prop::collection::vec(any::<u8>(), 0..64)) {
+        let mut bytes = prefix.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&tail);
+        let outcome = read_stream_bounded(&bytes, bytes.len(), DEFAULT_MAX_FRAME_LEN);
+        prop_assert!(outcome.frames.is_empty());
+        prop_assert!(outcome.error.is_some());
+        let (result, peak) =
+            peak_bytes(|| __fuzz::read_request_blocking(&bytes, DEFAULT_MAX_FRAME_LEN));
+        prop_assert!(result.is_err());
+        prop_assert!(peak <= 4096, "refusing a {} byte prefix allocated {}", prefix, peak);
+    }
+
+    #[test]
+    fn frames_reply_round_trip(job_id in any::<u64>(), items in reply_items(), chunk in 1usize..64) {
+        let frame = __fuzz::reply_frame(job_id, &items);
+        let expected = ParsedReply::Items { job_id, items };
+        prop_assert_eq!(__fuzz::parse_reply(&frame[4..]), Ok(expected.clone()));
+        // Through the stream reader, twice in a row, fed in pieces.
+        let stream = [frame.clone(), frame].concat();
+        let outcome = read_stream_bounded(&stream, chunk, 1 << 16);
+        prop_assert_eq!(outcome.error, None);
+        let parsed: Vec<_> = outcome.frames.into_iter().map(|(_, parsed)| parsed).collect();
+        prop_assert_eq!(parsed, vec![Ok(expected.clone()), Ok(expected)]);
+    }
+
+    #[test]
+    fn frames_request_round_trip(
+        job_id in any::<u64>(),
+        name in ".{0,16}",
+        items in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..8),
+    ) {
+        let frame = __fuzz::request_frame(job_id, &name, &items, 1 << 16).unwrap();
+        let expected = ParsedRequest { job_id, name: name.clone(), items: items.clone() };
+        prop_assert_eq!(__fuzz::parse_request(&frame[4..]), Ok(expected.clone()));
+        prop_assert_eq!(__fuzz::read_request_blocking(&frame, 1 << 16), Ok(Some(expected)));
+        // Every strict prefix of the body is refused; a request over the maximum is refused
+        // by the builder.
+        for cut in 0..frame.len() - 4 {
+            prop_assert!(__fuzz::parse_request(&frame[4..4 + cut]).is_err(), "cut {}", cut);
+        }
+        let body_len = frame.len() - 4;
+        if body_len > 0 {
+            prop_assert_eq!(__fuzz::request_frame(job_id, &name, &items, body_len - 1), Err(body_len));
+        }
+    }
+}
+
+#[test]
+fn four_gib_prefix_exactly() {
+    // The case, spelled out: 0xFFFF_FFFF as a frame length and as a codec count.
+    let frame = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+    let (outcome, peak) = peak_bytes(|| __fuzz::read_stream(&frame, 8, DEFAULT_MAX_FRAME_LEN));
+    assert!(outcome.error.unwrap().contains("exceeds the maximum"));
+    assert!(peak <= 2 * (16 << 10) + 4096, "peak {peak}");
+
+    let mut count = (u32::MAX as u64).to_le_bytes().to_vec();
+    count.extend_from_slice(&[b'x'; 16]);
+    let (result, peak) = peak_bytes(|| decode_exact::<String>(&count));
+    assert!(result.unwrap_err().message().contains("cannot fit"));
+    assert!(peak <= 1024, "peak {peak}");
+}
+
+#[test]
+fn counting_allocator_sees_allocations() {
+    // Negative control for the bounds above: an allocation inside `peak_bytes` is seen,
+    // and a decode that does allocate for its count (a real 1,000-byte vector) is measured.
+    let (_, peak) = peak_bytes(|| vec![0u8; 10_000]);
+    assert!(peak >= 10_000, "peak {peak}");
+    let bytes = encoded(&vec![7u8; 1000]);
+    let (value, peak) = peak_bytes(|| decode_exact::<Vec<u8>>(&bytes).unwrap());
+    assert_eq!(value.len(), 1000);
+    assert!(peak >= 1000, "peak {peak}");
+}
