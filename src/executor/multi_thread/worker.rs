@@ -156,7 +156,10 @@ fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Task> {
     }
     with_core(|core| {
         if tick % shared.config.global_queue_interval == 0 {
-            if let Some(task) = shared.inject.pop() {
+            // A batch, not one entry: with a local queue that never empties (tasks that keep
+            // yielding), one entry per interval would drain a burst of remote spawns at a
+            // crawl.
+            if let Some(task) = take_from_inject(shared, core) {
                 return Some(task);
             }
         }
