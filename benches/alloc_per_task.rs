@@ -102,11 +102,9 @@ impl Countdown {
 }
 
 /// An idle task's future: signal, then wait forever.
-fn idle_task(countdown: Arc<Countdown>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        countdown.done_one();
-        pending::<()>().await
-    }
+async fn idle_task(countdown: Arc<Countdown>) {
+    countdown.done_one();
+    pending::<()>().await
 }
 
 macro_rules! measure {
