@@ -151,11 +151,14 @@ fn process_pool_with_a_missing_program_fails_to_build() {
 }
 
 #[test]
-fn process_pool_zero_start_timeout_fails_to_build() {
-    // No worker can say hello in no time: `build` fails (and reaps what it started).
+fn process_pool_zero_start_timeout_is_invalid_config() {
+    // No worker can say hello in no time: `build` refuses it before starting anything
+    // (a zero job timeout, by contrast, is valid: each job times out; see below).
     match demo().workers(1).start_timeout(Duration::ZERO).build() {
-        Err(ProcessError::Spawn(err)) => assert!(err.to_string().contains("hello"), "{err}"),
-        other => panic!("expected Spawn, got {other:?}"),
+        Err(ProcessError::InvalidConfig(message)) => {
+            assert!(message.contains("start_timeout"), "{message}")
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
     }
 }
 

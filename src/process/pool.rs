@@ -374,7 +374,8 @@ impl Builder {
     /// Starts the workers and waits until each has reported ready.
     ///
     /// # Errors
-    /// [`ProcessError::InvalidConfig`] for zero workers (or zero `max_tasks_per_child`),
+    /// [`ProcessError::InvalidConfig`] for zero workers, zero `max_tasks_per_child` or a zero
+    /// `start_timeout`,
     /// [`ProcessError::Spawn`] if a worker cannot be started or exits before it is ready,
     /// for example because its `main` does not call `run_worker_if_child`.
     pub fn build(self) -> Result<ProcessPool, ProcessError> {
@@ -390,6 +391,12 @@ impl Builder {
         if self.max_tasks_per_child == Some(0) {
             return Err(ProcessError::InvalidConfig(
                 "max_tasks_per_child must be at least 1".to_owned(),
+            ));
+        }
+        // No worker can report ready in no time: refuse it rather than race the workers.
+        if self.start_timeout.is_zero() {
+            return Err(ProcessError::InvalidConfig(
+                "start_timeout must be longer than zero".to_owned(),
             ));
         }
         if self.max_frame_len > u32::MAX as usize {
