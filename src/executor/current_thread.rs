@@ -213,20 +213,19 @@ impl Drop for CurrentThread {
 
 impl Shared {
     /// Spawns a task on this runtime. The caller ensures `F` may be polled here (it is `Send`,
-    /// or wrapped for `spawn_local`).
-    #[track_caller]
-    pub(crate) fn spawn<F>(this: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
+    /// or wrapped for `spawn_local`). `site` is the user's call site, for the trace.
+    pub(crate) fn spawn<F>(
+        this: &Arc<Shared>,
+        future: F,
+        site: &'static std::panic::Location<'static>,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
     {
         let (owned, notified, join) = task::new_task(future, this.clone());
         if let Some(trace) = &this.trace {
             let worker = this.is_driving_thread().then_some(0);
-            trace.spawn(
-                worker,
-                notified.id().as_u64(),
-                std::panic::Location::caller(),
-            );
+            trace.spawn(worker, notified.id().as_u64(), site);
         }
         if let Err(owned) = this.owned.insert(owned) {
             // The runtime shut down: the task is cancelled before it ever runs.

@@ -439,9 +439,22 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_at(future, std::panic::Location::caller())
+    }
+
+    /// `spawn`, with the caller's location (for the trace) passed in rather than tracked.
+    pub(crate) fn spawn_at<F>(
+        &self,
+        future: F,
+        site: &'static std::panic::Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         match &self.scheduler {
-            Scheduler::CurrentThread(shared) => current_thread::Shared::spawn(shared, future),
-            Scheduler::MultiThread(shared) => multi_thread::Shared::spawn(shared, future),
+            Scheduler::CurrentThread(shared) => current_thread::Shared::spawn(shared, future, site),
+            Scheduler::MultiThread(shared) => multi_thread::Shared::spawn(shared, future, site),
         }
     }
 
@@ -452,7 +465,11 @@ impl Handle {
         F: Future + 'static,
     {
         match &self.scheduler {
-            Scheduler::CurrentThread(shared) => Some(current_thread::Shared::spawn(shared, future)),
+            Scheduler::CurrentThread(shared) => Some(current_thread::Shared::spawn(
+                shared,
+                future,
+                std::panic::Location::caller(),
+            )),
             Scheduler::MultiThread(_) => None,
         }
     }

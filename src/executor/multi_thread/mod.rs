@@ -209,8 +209,12 @@ impl Drop for MultiThread {
 }
 
 impl Shared {
-    #[track_caller]
-    pub(crate) fn spawn<F>(this: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
+    /// Spawns a task; `site` is the user's call site, for the trace.
+    pub(crate) fn spawn<F>(
+        this: &Arc<Shared>,
+        future: F,
+        site: &'static std::panic::Location<'static>,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -218,11 +222,7 @@ impl Shared {
         let (owned, notified, join) = task::new_task(future, this.clone());
         if let Some(trace) = &this.trace {
             let worker = worker::current_index(this);
-            trace.spawn(
-                worker,
-                notified.id().as_u64(),
-                std::panic::Location::caller(),
-            );
+            trace.spawn(worker, notified.id().as_u64(), site);
         }
         if let Err(owned) = this.owned.insert(owned) {
             owned.shutdown();
