@@ -1,5 +1,7 @@
 //! The set of tasks a runtime owns, so that shutdown can cancel every one of them.
 
+use crossbeam_utils::CachePadded;
+
 use super::{OwnedTask, Schedule};
 use crate::loom::sync::atomic::Ordering::Relaxed;
 use crate::loom::sync::Mutex;
@@ -7,9 +9,16 @@ use crate::loom::sync::Mutex;
 /// Every live task of one runtime, in lock-sharded slabs. A task enters at spawn and leaves
 /// when it completes; `close_and_take_all` empties the set for good at shutdown, after which
 /// `insert` refuses new tasks (so a spawn racing with shutdown is cancelled, not leaked).
+///
+/// A task's key (`Header::owned_slot`) is `slot << shard_shift | shard`. It is written at
+/// insert and read at remove; the task only runs (and so only completes) after its spawn
+/// queued it, which orders the write before the read.
 pub(crate) struct OwnedTasks<S: 'static> {
-    shards: Box<[Mutex<Shard<S>>]>,
+    /// Padded: a worker's spawns and completions lock its own shard, whose line should not
+    /// also hold a neighbour's lock.
+    shards: Box<[CachePadded<Mutex<Shard<S>>>]>,
     shard_mask: usize,
+    shard_shift: u32,
 }
 
 struct Shard<S: 'static> {
@@ -26,24 +35,29 @@ impl<S: Schedule> OwnedTasks<S> {
         OwnedTasks {
             shards: (0..count)
                 .map(|_| {
-                    Mutex::new(Shard {
+                    CachePadded::new(Mutex::new(Shard {
                         slots: Vec::new(),
                         free: Vec::new(),
                         closed: false,
-                    })
+                    }))
                 })
                 .collect(),
             shard_mask: count - 1,
+            shard_shift: count.trailing_zeros(),
         }
-    }
-
-    fn shard(&self, task: &OwnedTask<S>) -> &Mutex<Shard<S>> {
-        &self.shards[task.id().as_u64() as usize & self.shard_mask]
     }
 
     /// Adds a task, or gives it back if the set is closed.
     pub(crate) fn insert(&self, task: OwnedTask<S>) -> Result<(), OwnedTask<S>> {
-        let mut shard = self.shard(&task).lock().unwrap();
+        let hint = task.id().as_u64() as usize;
+        self.insert_near(task, hint)
+    }
+
+    /// `insert` into the shard `hint` picks: a worker passes its index, so its spawns and the
+    /// completions it runs mostly take a lock that no other worker touches.
+    pub(crate) fn insert_near(&self, task: OwnedTask<S>, hint: usize) -> Result<(), OwnedTask<S>> {
+        let shard_index = hint & self.shard_mask;
+        let mut shard = self.shards[shard_index].lock().unwrap();
         if shard.closed {
             return Err(task);
         }
@@ -54,7 +68,10 @@ impl<S: Schedule> OwnedTasks<S> {
                 shard.slots.len() - 1
             }
         };
-        task.raw.header().owned_slot.store(slot, Relaxed);
+        task.raw
+            .header()
+            .owned_slot
+            .store(slot << self.shard_shift | shard_index, Relaxed);
         shard.slots[slot] = Some(task);
         Ok(())
     }
@@ -62,9 +79,13 @@ impl<S: Schedule> OwnedTasks<S> {
     /// Removes a task (it completed) and returns the set's reference to it; `None` if shutdown
     /// already took it.
     pub(crate) fn remove(&self, task: &OwnedTask<S>) -> Option<OwnedTask<S>> {
-        let mut guard = self.shard(task).lock().unwrap();
+        let key = task.raw.header().owned_slot.load(Relaxed);
+        if key == usize::MAX {
+            return None; // never inserted (the set was closed at spawn)
+        }
+        let mut guard = self.shards[key & self.shard_mask].lock().unwrap();
         let shard = &mut *guard;
-        let slot = task.raw.header().owned_slot.load(Relaxed);
+        let slot = key >> self.shard_shift;
         let entry = shard.slots.get_mut(slot)?;
         if entry.as_ref().is_some_and(|owned| owned.raw == task.raw) {
             shard.free.push(slot);

@@ -34,8 +34,9 @@ pub(crate) struct Header {
     pub(super) state: State,
     pub(super) vtable: &'static Vtable,
     pub(super) id: Id,
-    /// Where the owned-tasks list keeps this task. Written and read only under the list's
-    /// lock; atomic only so that reading it needs no unsafe.
+    /// Where the owned-tasks list keeps this task (its shard and slot; `usize::MAX` until
+    /// inserted). Written under the shard's lock at spawn, read at completion (which the
+    /// spawn's queue push orders after it); atomic so that reading it needs no unsafe.
     pub(super) owned_slot: AtomicUsize,
 }
 

@@ -224,7 +224,10 @@ impl Shared {
             let worker = worker::current_index(this);
             trace.spawn(worker, notified.id().as_u64(), site);
         }
-        if let Err(owned) = this.owned.insert(owned) {
+        // On a worker, its own shard: spawns and completions on different workers then
+        // rarely share a lock.
+        let shard = worker::current_index(this).unwrap_or(notified.id().as_u64() as usize);
+        if let Err(owned) = this.owned.insert_near(owned, shard) {
             owned.shutdown();
             return join;
         }
