@@ -94,14 +94,15 @@ for suite, workload, spindle, peer in sorted(paired, key=lambda p: p[1]):
 
 # multi_thread's LIFO stall: send-to-run latency while the sender computes.
 stall = dict(
-    (m.group(1), (float(m.group(2)), float(m.group(3)), m.group(4)))
-    for m in re.finditer(r"lifo_stall (\w+) median_us (\S+) max_us (\S+) stall_us (\d+)",
-                         read_log("multi_thread.log"))
+    (m.group(1), (float(m.group(2)), float(m.group(3)), m.group(4), m.group(5)))
+    for m in re.finditer(r"lifo_stall (\w+) median_us (\S+) max_us (\S+) stall_us (\d+) "
+                         r"ran_during_stall_pct (\d+)", read_log("multi_thread.log"))
 )
 if "spindle" in stall and "tokio" in stall:
     s, t = stall["spindle"], stall["tokio"]
-    add("multi_thread", f"multi_thread/lifo_stall (latency, sender busy {int(s[2]) // 1000} ms)",
-        fmt_ns(s[0] * 1e3), fmt_ns(t[0] * 1e3) + " (tokio)", s[0] / t[0])
+    add("multi_thread", f"multi_thread/lifo_stall (latency, sender busy {int(s[2]) // 1000} ms; "
+        "% of rounds the receiver ran during the stall)",
+        f"{fmt_ns(s[0] * 1e3)} ({s[3]}%)", f"{fmt_ns(t[0] * 1e3)} ({t[3]}%) (tokio)", s[0] / t[0])
 
 # Heap bytes per idle task.
 alloc = dict(
