@@ -224,10 +224,7 @@ impl Shared {
             let worker = worker::current_index(this);
             trace.spawn(worker, notified.id().as_u64(), site);
         }
-        // On a worker, its own shard: spawns and completions on different workers then
-        // rarely share a lock.
-        let shard = worker::current_index(this).unwrap_or(notified.id().as_u64() as usize);
-        if let Err(owned) = this.owned.insert_near(owned, shard) {
+        if let Err(owned) = this.owned.insert(owned) {
             owned.shutdown();
             return join;
         }
