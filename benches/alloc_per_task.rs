@@ -14,10 +14,13 @@
 //! Run: `cargo bench --bench alloc_per_task`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::future::{pending, poll_fn, Future};
+use std::future::pending;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
-use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
+use std::sync::Arc;
+
+#[path = "common/countdown.rs"]
+mod countdown;
+use countdown::Countdown;
 
 /// Idle tasks spawned per runtime.
 const TASKS: usize = 10_000;
@@ -62,43 +65,6 @@ static GLOBAL: Counting = Counting;
 fn snapshot() -> (isize, usize) {
     let live = ALLOCATED.load(SeqCst) as isize - FREED.load(SeqCst) as isize;
     (live, ALLOCATIONS.load(SeqCst))
-}
-
-/// Completes when `done_one` has been called `n` times.
-struct Countdown {
-    remaining: AtomicUsize,
-    waiter: Mutex<Option<Waker>>,
-}
-
-impl Countdown {
-    fn new(n: usize) -> Arc<Countdown> {
-        Arc::new(Countdown {
-            remaining: AtomicUsize::new(n),
-            waiter: Mutex::new(None),
-        })
-    }
-
-    fn done_one(&self) {
-        if self.remaining.fetch_sub(1, AcqRel) == 1 {
-            if let Some(waker) = self.waiter.lock().unwrap().take() {
-                waker.wake();
-            }
-        }
-    }
-
-    fn wait(&self) -> impl Future<Output = ()> + '_ {
-        poll_fn(|cx| {
-            if self.remaining.load(Acquire) == 0 {
-                return Poll::Ready(());
-            }
-            *self.waiter.lock().unwrap() = Some(cx.waker().clone());
-            if self.remaining.load(Acquire) == 0 {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-    }
 }
 
 /// An idle task's future: signal, then wait forever.

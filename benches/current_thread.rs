@@ -9,12 +9,13 @@
 //!
 //! Run: `cargo bench --bench current_thread -- --warm-up-time 1 --measurement-time 3`.
 
-use std::future::{poll_fn, Future};
-use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
-use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "common/countdown.rs"]
+mod countdown;
+use countdown::Countdown;
 
 /// Tasks spawned by `spawn_many_local`.
 const SPAWN_MANY: usize = 10_000;
@@ -25,45 +26,6 @@ const YIELDS_PER_TASK: usize = 1_000;
 const PING_PONG_PAIRS: usize = 1_000;
 /// Length of the chain in `chained_spawn`.
 const CHAIN_DEPTH: usize = 1_000;
-
-/// Completes when `done_one` has been called `n` times, from any task or thread.
-struct Countdown {
-    remaining: AtomicUsize,
-    waiter: Mutex<Option<Waker>>,
-}
-
-impl Countdown {
-    fn new(n: usize) -> Arc<Countdown> {
-        Arc::new(Countdown {
-            remaining: AtomicUsize::new(n),
-            waiter: Mutex::new(None),
-        })
-    }
-
-    fn done_one(&self) {
-        if self.remaining.fetch_sub(1, AcqRel) == 1 {
-            if let Some(waker) = self.waiter.lock().unwrap().take() {
-                waker.wake();
-            }
-        }
-    }
-
-    fn wait(&self) -> impl Future<Output = ()> + '_ {
-        poll_fn(|cx| {
-            if self.remaining.load(Acquire) == 0 {
-                return Poll::Ready(());
-            }
-            *self.waiter.lock().unwrap() = Some(cx.waker().clone());
-            // The last `done_one` takes the lock after its decrement: either it finds this
-            // waker, or this load sees zero.
-            if self.remaining.load(Acquire) == 0 {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-    }
-}
 
 /// The four workloads, written once and instantiated per runtime.
 macro_rules! workloads {

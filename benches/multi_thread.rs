@@ -30,13 +30,15 @@
 //!
 //! Run: `cargo bench --bench multi_thread -- --warm-up-time 1 --measurement-time 3`.
 
-use std::future::{poll_fn, Future};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
+use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+
+#[path = "common/countdown.rs"]
+mod countdown;
+use countdown::Countdown;
 
 const WORKERS: usize = 2;
 /// Tasks spawned by the `spawn_many_*` workloads.
@@ -56,45 +58,6 @@ const CHAIN_DEPTH: usize = 1_000;
 const STALL: Duration = Duration::from_millis(5);
 /// Send-to-run latencies measured per runtime in `lifo_stall`.
 const STALL_ROUNDS: usize = 40;
-
-/// Completes when `done_one` has been called `n` times, from any task or thread.
-struct Countdown {
-    remaining: AtomicUsize,
-    waiter: Mutex<Option<Waker>>,
-}
-
-impl Countdown {
-    fn new(n: usize) -> Arc<Countdown> {
-        Arc::new(Countdown {
-            remaining: AtomicUsize::new(n),
-            waiter: Mutex::new(None),
-        })
-    }
-
-    fn done_one(&self) {
-        if self.remaining.fetch_sub(1, AcqRel) == 1 {
-            if let Some(waker) = self.waiter.lock().unwrap().take() {
-                waker.wake();
-            }
-        }
-    }
-
-    fn wait(&self) -> impl Future<Output = ()> + '_ {
-        poll_fn(|cx| {
-            if self.remaining.load(Acquire) == 0 {
-                return Poll::Ready(());
-            }
-            *self.waiter.lock().unwrap() = Some(cx.waker().clone());
-            // The last `done_one` takes the lock after its decrement: either it finds this
-            // waker, or this load sees zero.
-            if self.remaining.load(Acquire) == 0 {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-    }
-}
 
 /// Computes (without sleeping) for `duration`.
 fn busy_for(duration: Duration) {
