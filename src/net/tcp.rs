@@ -1,7 +1,7 @@
 //! TCP: [`TcpListener`], [`TcpStream`] and its halves.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -207,9 +207,7 @@ impl TcpStream {
     /// # Errors
     /// `WouldBlock`, or the OS's.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .try_io(Direction::Read, || self.io.get_ref().read(buf))
+        self.io.try_read(buf)
     }
 
     /// Writes without waiting: `WouldBlock` if the send buffer is full.
@@ -217,9 +215,7 @@ impl TcpStream {
     /// # Errors
     /// `WouldBlock`, or the OS's.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .try_io(Direction::Write, || self.io.get_ref().write(buf))
+        self.io.try_write(buf)
     }
 
     /// Borrowed halves for reading and writing at once (e.g. in one `select`-like future).
@@ -245,9 +241,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .registration()
-            .poll_io(cx, Direction::Read, || self.io.get_ref().read(buf))
+        self.io.poll_read(cx, buf)
     }
 
     pub(crate) fn poll_write_ref(
@@ -255,9 +249,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .registration()
-            .poll_io(cx, Direction::Write, || self.io.get_ref().write(buf))
+        self.io.poll_write(cx, buf)
     }
 
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {

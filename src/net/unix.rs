@@ -1,7 +1,7 @@
 //! Unix-domain stream sockets: [`UnixListener`], [`UnixStream`].
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
@@ -153,9 +153,7 @@ impl AsyncRead for UnixStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let io = &self.io;
-        io.registration()
-            .poll_io(cx, Direction::Read, || io.get_ref().read(buf))
+        self.io.poll_read(cx, buf)
     }
 }
 
@@ -165,9 +163,7 @@ impl AsyncWrite for UnixStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let io = &self.io;
-        io.registration()
-            .poll_io(cx, Direction::Write, || io.get_ref().write(buf))
+        self.io.poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

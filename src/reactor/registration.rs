@@ -165,6 +165,43 @@ impl<S: Source> PollEvented<S> {
     }
 }
 
+/// Reading and writing a stream socket through its readiness: one implementation for every
+/// socket type whose shared reference reads and writes (TCP, Unix).
+impl<S: Source> PollEvented<S>
+where
+    for<'a> &'a S: io::Read + io::Write,
+{
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        use io::Read;
+        self.registration
+            .poll_io(cx, Direction::Read, || self.get_ref().read(buf))
+    }
+
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        use io::Write;
+        self.registration
+            .poll_io(cx, Direction::Write, || self.get_ref().write(buf))
+    }
+
+    /// Reads without waiting: `WouldBlock` if nothing is buffered.
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use io::Read;
+        self.registration
+            .try_io(Direction::Read, || self.get_ref().read(buf))
+    }
+
+    /// Writes without waiting: `WouldBlock` if the send buffer is full.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        use io::Write;
+        self.registration
+            .try_io(Direction::Write, || self.get_ref().write(buf))
+    }
+}
+
 impl<S: Source> Drop for PollEvented<S> {
     fn drop(&mut self) {
         if let Some(mut source) = self.source.take() {
