@@ -159,6 +159,23 @@ fn threads_are_named_from_the_prefix_and_hooks_run_on_them() {
 }
 
 #[test]
+fn a_submit_right_after_build_runs_on_the_minimum_thread_without_starting_another() {
+    // The minimum thread may not have reached the queue yet when the job arrives; it still
+    // counts as a thread that will look there, so the pool must not start a second one.
+    // Repeated because the race only shows in some runs.
+    for _ in 0..200 {
+        let pool = ThreadPool::builder()
+            .max_threads(4)
+            .min_threads(1)
+            .name_prefix("eager")
+            .build()
+            .unwrap();
+        assert_eq!(pool.submit(current_name).wait().unwrap(), "eager-1");
+        assert_eq!(pool.thread_count(), 1);
+    }
+}
+
+#[test]
 fn a_panic_reaches_only_its_handle_and_the_pool_keeps_its_threads() {
     let pool = ThreadPool::builder()
         .max_threads(2)

@@ -24,8 +24,9 @@
 //! # How it works
 //! One mutex guards the queue (a `VecDeque` of boxed jobs) and the counts; idle threads wait
 //! on a condition variable with the keep-alive as timeout. A thread that finds the queue empty
-//! first polls it for a few microseconds (`spinning`), so back-to-back short jobs need no
-//! wake-up. A submit leaves the job to a spinning thread if there is one, else hands it to an
+//! first polls it for a few microseconds (spinning), so back-to-back short jobs need no
+//! wake-up. A submit leaves the job to a thread that will look at the queue anyway (one
+//! spinning, or one just started and not yet at its first look) if there is one, else hands it to an
 //! idle thread (claiming it, so two submits never count on the same thread), else starts a
 //! thread if the pool is below its maximum, else leaves it queued for the next thread to
 //! finish. Each job's result travels through a one-shot slot (an

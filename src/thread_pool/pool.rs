@@ -54,7 +54,8 @@ struct Config {
 }
 
 /// Everything behind the pool's one lock. The counting invariants (each holds whenever the
-/// lock is free; a thread in its short spinning phase counts in `spinning` instead):
+/// lock is free; a thread that is starting or in its short spinning phase counts in
+/// `looking` instead):
 /// - threads waiting in `wait_for_work` = `idle + notified`: a submitter that hands a job to
 ///   a waiting thread moves one from `idle` to `notified`, and whichever waiter wakes first
 ///   takes that token (so a thread is never claimed twice, and a claimed thread never retires);
@@ -67,10 +68,10 @@ struct State {
     threads: usize,
     idle: usize,
     notified: usize,
-    /// Threads that found the queue empty and poll it briefly before they sleep: each
-    /// re-checks the queue under the lock before sleeping, so a job pushed meanwhile is
-    /// theirs without a wake-up or a new thread.
-    spinning: usize,
+    /// Threads that will check the queue under the lock before they sleep: those just started
+    /// (not yet at their first check) and those that found it empty and poll it briefly. A
+    /// job pushed meanwhile is theirs without a wake-up or a new thread.
+    looking: usize,
     blocked_submitters: usize,
     lifecycle: Lifecycle,
     /// Number of the next thread (its name's suffix).
@@ -155,7 +156,7 @@ impl Shared {
                 threads: 0,
                 idle: 0,
                 notified: 0,
-                spinning: 0,
+                looking: 0,
                 blocked_submitters: 0,
                 lifecycle: Lifecycle::Running,
                 next_thread: 1,
@@ -203,7 +204,7 @@ impl Shared {
         Ok(())
     }
 
-    /// Queues `count` jobs made by `make_job`, handing each to a spinning or idle thread or
+    /// Queues `count` jobs made by `make_job`, handing each to a starting, spinning or idle thread or
     /// starting a new one. `make_job` is called under the lock once its job has been admitted
     /// (the pool runs and the queue has room), so a refused job is never built.
     /// `Err`: stopped after admitting fewer than `count`.
@@ -249,9 +250,9 @@ impl Shared {
             shared.update_queued_hint(&state);
             admitted += 1;
 
-            if state.queue.len() <= state.spinning {
-                // A spinning thread takes it (it checks the queue again before it sleeps),
-                // sparing a sleeping one the wake-up.
+            if state.queue.len() <= state.looking {
+                // A starting or spinning thread takes it (it checks the queue before it
+                // sleeps), sparing a sleeping one the wake-up and the pool a new thread.
             } else if state.idle > 0 {
                 // Claim a waiting thread for this job (see `State`).
                 state.idle -= 1;
@@ -314,6 +315,8 @@ impl Shared {
         let handle = builder.spawn(move || worker.run())?;
         state.next_thread += 1;
         state.threads += 1;
+        // Until its first look at the queue (see `Worker::run`).
+        state.looking += 1;
         state.workers.push(WorkerRecord {
             number,
             handle,
@@ -500,6 +503,8 @@ impl Worker {
         let shared = &*self.shared;
         run_hook(&shared.config.on_thread_start);
         let mut state = shared.lock();
+        // Started: from here on this thread is counted where it is (see `spawn_worker`).
+        state.looking -= 1;
         let retiring = 'work: loop {
             while let Some(job) = state.queue.pop_front() {
                 shared.update_queued_hint(&state);
@@ -515,11 +520,11 @@ impl Worker {
                 break 'work false;
             }
             // Poll briefly before sleeping; submits meanwhile count on this thread.
-            state.spinning += 1;
+            state.looking += 1;
             drop(state);
             shared.spin_for_work();
             state = shared.lock();
-            state.spinning -= 1;
+            state.looking -= 1;
             if !state.queue.is_empty() {
                 continue 'work;
             }
