@@ -1,7 +1,8 @@
 //! spindle's process pool on the workloads of issue 6 §5, against Python's pools
 //! (`benches/python/process_pool.py`, same workloads, same worker counts).
 //!
-//! Run: `cargo bench --bench process_pool` (add `-- quick` for fewer repetitions), then
+//! Run: `cargo bench --bench process_pool` (add `-- quick` for fewer repetitions, and names such
+//! as `submit_wait` to run only those workloads), then
 //! `python3 benches/python/process_pool.py`. Each prints one line per workload:
 //! `<name> <median> <unit>`.
 //!
@@ -78,9 +79,34 @@ fn main() {
     spindle::process::run_worker_if_child(&jobs());
     let quick = std::env::args().any(|arg| arg == "quick");
     let runs = if quick { 3 } else { 7 };
+    // Other plain arguments pick workloads by name (`-- quick submit`); none: all of them.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| arg != "quick" && !arg.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f));
 
-    // submit + wait, one job at a time.
     let pool2 = pool(2);
+    if wanted("submit_wait") {
+        submit_wait(&pool2, runs);
+    }
+    if wanted("submit_await") {
+        submit_await(&pool2, runs);
+    }
+    if wanted("map_100k") {
+        map_100k(&pool2, runs);
+    }
+    pool2.shutdown();
+    if wanted("startup") {
+        startup(runs);
+    }
+    if wanted("primes") || wanted("speedup") {
+        primes(runs);
+    }
+}
+
+/// submit + wait, one job at a time.
+fn submit_wait(pool2: &ProcessPool, runs: usize) {
     for x in 0..1_000u64 {
         pool2.submit::<u64, u64>("square", x).wait().unwrap(); // warm up
     }
@@ -95,8 +121,10 @@ fn main() {
         })
         .collect();
     report("submit_wait", median(samples).as_secs_f64() * 1e6, "us/job");
+}
 
-    // The same round trip awaited from a spindle task.
+/// The same round trip awaited from a spindle task.
+fn submit_await(pool2: &ProcessPool, runs: usize) {
     let samples = (0..runs)
         .map(|_| {
             spindle::block_on(async {
@@ -114,8 +142,10 @@ fn main() {
         median(samples).as_secs_f64() * 1e6,
         "us/job",
     );
+}
 
-    // map of 100,000 tiny inputs, default chunking.
+/// map of 100,000 tiny inputs, default chunking.
+fn map_100k(pool2: &ProcessPool, runs: usize) {
     let samples = (0..runs)
         .map(|_| {
             let start = Instant::now();
@@ -133,9 +163,10 @@ fn main() {
         median(samples).as_secs_f64() * 1e9 / MAP_ITEMS as f64,
         "ns/item",
     );
-    pool2.shutdown();
+}
 
-    // Start-up to the first result, 2 workers.
+/// Start-up to the first result, 2 workers.
+fn startup(runs: usize) {
     let samples = (0..runs * 3)
         .map(|_| {
             let start = Instant::now();
@@ -147,8 +178,10 @@ fn main() {
         })
         .collect();
     report("startup", median(samples).as_secs_f64() * 1e3, "ms");
+}
 
-    // CPU-bound: primes below 2,000,000 in 16 chunks, on 1 and 2 workers.
+/// CPU-bound: primes below 2,000,000 in 16 chunks, on 1 and 2 workers.
+fn primes(runs: usize) {
     let step = PRIMES_BELOW / PRIME_CHUNKS;
     let chunks: Vec<(u64, u64)> = (0..PRIME_CHUNKS)
         .map(|i| (i * step, (i + 1) * step))

@@ -12,6 +12,8 @@
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::sys;
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Condvar, Mutex, MutexGuard};
 
 #[derive(Debug)]
@@ -27,6 +29,9 @@ struct SlotState<T> {
 pub(crate) struct ResultSlot<T> {
     state: Mutex<SlotState<T>>,
     completed: Condvar,
+    /// Set (after the value is stored) by `complete`: a hint that lets a blocking waiter
+    /// spin briefly without taking the lock; the value itself is only read under the lock.
+    has_value: AtomicBool,
 }
 
 impl<T> ResultSlot<T> {
@@ -38,6 +43,7 @@ impl<T> ResultSlot<T> {
                 taken: false,
             }),
             completed: Condvar::new(),
+            has_value: AtomicBool::new(false),
         }
     }
 
@@ -59,6 +65,7 @@ impl<T> ResultSlot<T> {
             state.value = Some(value);
             state.waker.take()
         };
+        self.has_value.store(true, Ordering::Release);
         self.completed.notify_all();
         if let Some(waker) = waker {
             waker.wake();
@@ -101,8 +108,21 @@ impl<T> ResultSlot<T> {
         Poll::Pending
     }
 
+    /// Waits up to [`sys::SPIN`] for `complete` without sleeping: the supervisor usually
+    /// answers within microseconds, and a waiter put to sleep costs it a slow wake-up.
+    fn spin_until_complete(&self) {
+        #[cfg(not(loom))]
+        {
+            let start = Instant::now();
+            while !self.has_value.load(Ordering::Acquire) && start.elapsed() < sys::SPIN {
+                std::thread::yield_now();
+            }
+        }
+    }
+
     /// Blocks until the outcome is there and takes it.
     pub(crate) fn wait_take(&self) -> T {
+        self.spin_until_complete();
         let mut state = self.lock();
         loop {
             assert!(!state.taken, "job result waited for after it was taken");
@@ -119,6 +139,9 @@ impl<T> ResultSlot<T> {
     /// Like [`wait_take`](Self::wait_take), giving up after `timeout`.
     pub(crate) fn wait_take_timeout(&self, timeout: Duration) -> Option<T> {
         let deadline = Instant::now().checked_add(timeout);
+        if timeout >= sys::SPIN {
+            self.spin_until_complete();
+        }
         let mut state = self.lock();
         loop {
             assert!(!state.taken, "job result waited for after it was taken");

@@ -462,7 +462,7 @@ impl Supervisor {
                 revents: 0,
             });
         }
-        sys::poll(&mut self.pollfds, timeout)?;
+        sys::poll_spinning(&mut self.pollfds, timeout, sys::SPIN)?;
 
         if self.pollfds[0].revents != 0 {
             self.drain_wake();

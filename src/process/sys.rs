@@ -100,8 +100,9 @@ pub(crate) fn send(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
     let flags = libc::MSG_NOSIGNAL;
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-    let flags = 0; // elsewhere Rust programs ignore SIGPIPE from the start
-                   // SAFETY: `bytes` is a live slice; send reads at most `bytes.len()` bytes from it.
+    // Elsewhere Rust programs ignore SIGPIPE from the start.
+    let flags = 0;
+    // SAFETY: `bytes` is a live slice; send reads at most `bytes.len()` bytes from it.
     let ret = unsafe { libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), flags) };
     if ret == -1 {
         Err(io::Error::last_os_error())
@@ -134,6 +135,38 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::R
             return Err(err);
         }
     }
+}
+
+/// How long a process-pool thread keeps looking for its next event before it sleeps.
+///
+/// Every job crosses four threads (submitter, supervisor, worker, supervisor, submitter),
+/// and waking one that sleeps on an idle core costs tens of microseconds on a VM, more than
+/// the whole round trip otherwise takes. A thread that has just handed something on expects
+/// the answer soon, so it polls for this long first: back-to-back jobs then never sleep,
+/// and an idle pool stops spinning after this long.
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
+
+/// [`poll`], but first polling without blocking (yielding the CPU between tries) for up to
+/// `spin`, or until `timeout` if that is sooner.
+pub(crate) fn poll_spinning(
+    fds: &mut [libc::pollfd],
+    timeout: Option<Duration>,
+    spin: Duration,
+) -> io::Result<usize> {
+    let spin = timeout.map_or(spin, |timeout| timeout.min(spin));
+    let start = std::time::Instant::now();
+    while start.elapsed() < spin {
+        let ready = poll(fds, Some(Duration::ZERO))?;
+        if ready > 0 {
+            return Ok(ready);
+        }
+        // On a machine with fewer cores than busy threads, let the one we wait for run.
+        std::thread::yield_now();
+    }
+    poll(
+        fds,
+        timeout.map(|timeout| timeout.saturating_sub(start.elapsed())),
+    )
 }
 
 /// How a child ended, decoded from a `waitpid` status.

@@ -4,6 +4,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::ffi::OsStr;
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{self, AssertUnwindSafe};
 
@@ -88,7 +89,18 @@ fn serve(jobs: &Jobs, socket: &UnixStream, max_frame_len: usize) -> io::Result<(
     install_panic_hook();
     let (mut reader, mut writer) = (socket, socket);
     writer.write_all(&hello_frame(std::process::id()))?;
-    while let Some(body) = read_frame_blocking(&mut reader, max_frame_len)? {
+    loop {
+        // The next request usually follows the last reply closely: look for it briefly
+        // before sleeping in `read` (see `sys::SPIN`).
+        let mut readable = [libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        sys::poll_spinning(&mut readable, Some(sys::SPIN), sys::SPIN)?;
+        let Some(body) = read_frame_blocking(&mut reader, max_frame_len)? else {
+            break;
+        };
         let request =
             parse_request(&body).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
         let reply = if jobs.contains(request.name) {
