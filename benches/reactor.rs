@@ -13,7 +13,12 @@
 //!
 //! Both runtimes are multi-thread with 2 workers (`tokio`: `.enable_all()`), as issue 4 asks.
 //! Before criterion runs, `idle_cpu` reports the CPU an idle runtime uses over 1 s
-//! (getrusage user+system time over wall time).
+//! (getrusage user+system time over wall time), and `timer_lateness` how late timers fire
+//! with and without load: 10,000 tasks sleep until deadlines spread over 200 ms, alone and
+//! while 4 tasks keep both workers busy (50 µs of work, then `yield_now`, until the sleepers
+//! are done); each sleeper
+//! records how long after its deadline it ran (p50, p99, max; and how many woke early, which
+//! must be none).
 //!
 //! Run: `cargo bench --bench reactor -- --warm-up-time 1 --measurement-time 3`.
 
@@ -88,6 +93,96 @@ fn idle_cpu() {
         cpu_percent(|| rt.block_on(async { tokio::time::sleep(Duration::from_secs(1)).await }))
     };
     println!("idle_cpu (1 s asleep in block_on): spindle {spindle:.3}% tokio {tokio:.3}%");
+}
+
+const LATENESS_SLEEPERS: u64 = 10_000;
+const LATENESS_SPREAD: Duration = Duration::from_millis(200);
+const LATENESS_LOAD_TASKS: usize = 4;
+
+/// Busy for about `d` without sleeping (the load a CPU-heavy task puts on a worker).
+fn spin_for(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// How many microseconds `now` is after `deadline`; negative if before (a timer fired early).
+fn signed_micros_after(deadline: Instant, now: Instant) -> i64 {
+    match now.checked_duration_since(deadline) {
+        Some(late) => late.as_micros() as i64,
+        None => -((deadline - now).as_micros() as i64) - 1,
+    }
+}
+
+/// p50, p99 and max of `lateness` (µs), and the number of negative (early) values, in one line.
+fn lateness_summary(mut lateness: Vec<i64>) -> String {
+    lateness.sort_unstable();
+    let at = |q: f64| lateness[((lateness.len() - 1) as f64 * q) as usize] as f64 / 1e3;
+    let early = lateness.iter().filter(|&&ns| ns < 0).count();
+    format!(
+        "p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, early {early}",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    )
+}
+
+/// One runtime's lateness figures (µs after each deadline), written once for both runtimes:
+/// `$rt` is the runtime, `$crate_` the library whose `spawn`, `task::yield_now`, `time`
+/// it uses.
+macro_rules! lateness_run {
+    ($rt:expr, $crate_:ident, $load_tasks:expr) => {
+        $rt.block_on(async {
+            use std::sync::atomic::{AtomicBool, Ordering};
+            use std::sync::Arc;
+            let step = LATENESS_SPREAD / LATENESS_SLEEPERS as u32;
+            let done = Arc::new(AtomicBool::new(false));
+            let load: Vec<_> = (0..$load_tasks)
+                .map(|_| {
+                    let done = done.clone();
+                    $crate_::spawn(async move {
+                        while !done.load(Ordering::Relaxed) {
+                            spin_for(Duration::from_micros(50));
+                            $crate_::task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            let start = $crate_::time::Instant::now();
+            let sleepers: Vec<_> = (0..LATENESS_SLEEPERS as u32)
+                .map(|i| {
+                    let deadline = start + step * i;
+                    $crate_::spawn(async move {
+                        $crate_::time::sleep_until(deadline).await;
+                        signed_micros_after(deadline.into(), $crate_::time::Instant::now().into())
+                    })
+                })
+                .collect();
+            let mut lateness = Vec::new();
+            for sleeper in sleepers {
+                lateness.push(sleeper.await.unwrap());
+            }
+            done.store(true, Ordering::Relaxed);
+            for task in load {
+                task.await.unwrap();
+            }
+            lateness
+        })
+    };
+}
+
+fn timer_lateness() {
+    for load_tasks in [0, LATENESS_LOAD_TASKS] {
+        let spindle = lateness_run!(spindle_rt(), spindle, load_tasks);
+        let tokio = lateness_run!(tokio_rt(), tokio, load_tasks);
+        println!(
+            "timer_lateness ({LATENESS_SLEEPERS} sleeps over {LATENESS_SPREAD:?}, \
+             {load_tasks} busy tasks): spindle {}; tokio {}",
+            lateness_summary(spindle),
+            lateness_summary(tokio)
+        );
+    }
 }
 
 mod spindle_side {
@@ -354,6 +449,7 @@ fn idle_wakeup(c: &mut Criterion) {
 
 fn main() {
     idle_cpu();
+    timer_lateness();
     let mut criterion = Criterion::default().configure_from_args();
     tcp_echo(&mut criterion);
     timers(&mut criterion);
