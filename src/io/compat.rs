@@ -7,11 +7,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::{AsyncRead, AsyncWrite};
-use crate::net::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, UnixStream, WriteHalf};
+use crate::net::{
+    OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, TcpStream, UnixStream, WriteHalf,
+};
 
+/// `[generics] Type`: `impl<generics> futures_io::AsyncRead for Type` via [`AsyncRead`].
 macro_rules! futures_read {
-    ($($ty:ty),*) => {$(
-        impl futures_io::AsyncRead for $ty {
+    ($([$($generics:tt)*] $ty:ty),*) => {$(
+        impl<$($generics)*> futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -23,9 +26,10 @@ macro_rules! futures_read {
     )*};
 }
 
+/// `[generics] Type`: `impl<generics> futures_io::AsyncWrite for Type` via [`AsyncWrite`].
 macro_rules! futures_write {
-    ($($ty:ty),*) => {$(
-        impl futures_io::AsyncWrite for $ty {
+    ($([$($generics:tt)*] $ty:ty),*) => {$(
+        impl<$($generics)*> futures_io::AsyncWrite for $ty {
             fn poll_write(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -43,5 +47,5 @@ macro_rules! futures_write {
     )*};
 }
 
-futures_read!(TcpStream, ReadHalf<'_>, OwnedReadHalf, UnixStream);
-futures_write!(TcpStream, WriteHalf<'_>, OwnedWriteHalf, UnixStream);
+futures_read!([] TcpStream, [] UnixStream, [S: SplitStream] ReadHalf<'_, S>, [S: SplitStream] OwnedReadHalf<S>);
+futures_write!([] TcpStream, [] UnixStream, [S: SplitStream] WriteHalf<'_, S>, [S: SplitStream] OwnedWriteHalf<S>);

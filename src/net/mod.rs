@@ -11,11 +11,13 @@
 //! Addresses are given as [`std::net::ToSocketAddrs`] and resolved on the
 //! calling thread: literal addresses never block, host names may (DNS).
 
+mod split;
 mod tcp;
 mod udp;
 mod unix;
 
-pub use tcp::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf};
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
+pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 

@@ -4,12 +4,13 @@ use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::io::{AsyncRead, AsyncWrite};
 use crate::reactor::registration::PollEvented;
 use crate::reactor::scheduled_io::Direction;
+
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
 
 /// A TCP socket listening for connections.
 ///
@@ -226,38 +227,31 @@ impl TcpStream {
     /// Owned halves that can move to different tasks. Dropping the write half shuts down
     /// the write side, like [`AsyncWriteExt::shutdown`](crate::io::AsyncWriteExt::shutdown).
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let shared = Arc::new(self);
-        (
-            OwnedReadHalf(shared.clone()),
-            OwnedWriteHalf {
-                stream: shared,
-                shutdown_on_drop: true,
-            },
-        )
+        split::into_split(self)
     }
+}
 
-    pub(crate) fn poll_read_ref(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
+impl SplitStream for TcpStream {
+    type Addr = SocketAddr;
+
+    fn poll_read_shared(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io.poll_read(cx, buf)
     }
 
-    pub(crate) fn poll_write_ref(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write_shared(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_write(cx, buf)
     }
 
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&self) -> io::Result<()> {
         match self.io.get_ref().shutdown(Shutdown::Write) {
             // Already disconnected: the write side is as shut as it gets.
             Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(()),
             result => result,
         }
+    }
+
+    fn peer_address(&self) -> io::Result<SocketAddr> {
+        self.peer_addr()
     }
 }
 
@@ -276,7 +270,7 @@ impl AsyncRead for TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_ref(cx, buf)
+        self.poll_read_shared(cx, buf)
     }
 }
 
@@ -286,7 +280,7 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_ref(cx, buf)
+        self.poll_write_shared(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -297,110 +291,3 @@ impl AsyncWrite for TcpStream {
         Poll::Ready(self.shutdown_write())
     }
 }
-
-/// The reading half of [`TcpStream::split`].
-#[derive(Debug)]
-pub struct ReadHalf<'a>(&'a TcpStream);
-
-/// The writing half of [`TcpStream::split`].
-#[derive(Debug)]
-pub struct WriteHalf<'a>(&'a TcpStream);
-
-/// The reading half of [`TcpStream::into_split`].
-#[derive(Debug)]
-pub struct OwnedReadHalf(Arc<TcpStream>);
-
-/// The writing half of [`TcpStream::into_split`]; dropping it shuts down the write side.
-#[derive(Debug)]
-pub struct OwnedWriteHalf {
-    stream: Arc<TcpStream>,
-    shutdown_on_drop: bool,
-}
-
-impl ReadHalf<'_> {
-    /// The peer's address.
-    ///
-    /// # Errors
-    /// The OS's.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.0.peer_addr()
-    }
-}
-
-impl OwnedReadHalf {
-    /// The peer's address.
-    ///
-    /// # Errors
-    /// The OS's.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.0.peer_addr()
-    }
-}
-
-impl OwnedWriteHalf {
-    /// The peer's address.
-    ///
-    /// # Errors
-    /// The OS's.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.stream.peer_addr()
-    }
-
-    /// Drops the half without shutting down the write side.
-    pub fn forget(mut self) {
-        self.shutdown_on_drop = false;
-    }
-}
-
-impl Drop for OwnedWriteHalf {
-    fn drop(&mut self) {
-        if self.shutdown_on_drop {
-            let _ = self.stream.shutdown_write();
-        }
-    }
-}
-
-impl AsyncRead for ReadHalf<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_read_ref(cx, buf)
-    }
-}
-
-impl AsyncRead for OwnedReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_read_ref(cx, buf)
-    }
-}
-
-macro_rules! write_half {
-    ($ty:ty, $stream:ident => $get:expr) => {
-        impl AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                let $stream = &*self;
-                $get.poll_write_ref(cx, buf)
-            }
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                let $stream = &*self;
-                Poll::Ready($get.shutdown_write())
-            }
-        }
-    };
-}
-
-write_half!(WriteHalf<'_>, half => half.0);
-write_half!(OwnedWriteHalf, half => half.stream);

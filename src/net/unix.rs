@@ -12,6 +12,8 @@ use crate::io::{AsyncRead, AsyncWrite};
 use crate::reactor::registration::PollEvented;
 use crate::reactor::scheduled_io::Direction;
 
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
+
 /// A Unix-domain socket listening for connections.
 pub struct UnixListener {
     pub(super) io: PollEvented<mio::net::UnixListener>,
@@ -139,6 +141,61 @@ impl UnixStream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().peer_addr()
     }
+
+    /// Borrowed halves for reading and writing at once (e.g. in one `select`-like future).
+    pub fn split(&mut self) -> (ReadHalf<'_, UnixStream>, WriteHalf<'_, UnixStream>) {
+        (ReadHalf(self), WriteHalf(self))
+    }
+
+    /// Owned halves that can move to different tasks. Dropping the write half shuts down
+    /// the write side, like [`AsyncWriteExt::shutdown`](crate::io::AsyncWriteExt::shutdown).
+    ///
+    /// ```
+    /// use spindle::io::{AsyncReadExt, AsyncWriteExt};
+    /// spindle::block_on(async {
+    ///     let (a, mut b) = spindle::net::UnixStream::pair().unwrap();
+    ///     let (mut reader, mut writer) = a.into_split();
+    ///     let echo = spindle::spawn(async move {
+    ///         let mut line = [0u8; 4];
+    ///         reader.read_exact(&mut line).await.unwrap();
+    ///         line
+    ///     });
+    ///     b.write_all(b"ping").await.unwrap();
+    ///     assert_eq!(&echo.await.unwrap(), b"ping");
+    ///     writer.write_all(b"pong").await.unwrap();
+    ///     drop(writer); // shuts down the write side: `b` reads end-of-file after "pong"
+    ///     let mut got = Vec::new();
+    ///     b.read_to_end(&mut got).await.unwrap();
+    ///     assert_eq!(got, b"pong");
+    /// });
+    /// ```
+    pub fn into_split(self) -> (OwnedReadHalf<UnixStream>, OwnedWriteHalf<UnixStream>) {
+        split::into_split(self)
+    }
+}
+
+impl SplitStream for UnixStream {
+    type Addr = SocketAddr;
+
+    fn poll_read_shared(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+
+    fn poll_write_shared(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    fn shutdown_write(&self) -> io::Result<()> {
+        match self.io.get_ref().shutdown(Shutdown::Write) {
+            // Already disconnected: the write side is as shut as it gets.
+            Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(()),
+            result => result,
+        }
+    }
+
+    fn peer_address(&self) -> io::Result<SocketAddr> {
+        self.peer_addr()
+    }
 }
 
 impl fmt::Debug for UnixStream {
@@ -153,7 +210,7 @@ impl AsyncRead for UnixStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
+        self.poll_read_shared(cx, buf)
     }
 }
 
@@ -163,7 +220,7 @@ impl AsyncWrite for UnixStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
+        self.poll_write_shared(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -171,6 +228,6 @@ impl AsyncWrite for UnixStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.io.get_ref().shutdown(Shutdown::Write))
+        Poll::Ready(self.shutdown_write())
     }
 }
