@@ -178,13 +178,16 @@ fn process_pool_with_absurd_durations_works() {
     pool.shutdown();
 
     // A zero job timeout fails each job as a timeout and replaces the worker; the pool
-    // itself keeps working.
+    // itself keeps working. The job must not be able to finish first: a reply already
+    // waiting when the supervisor first looks is taken as the result, so a short job (it
+    // was 50 ms) passes only while the supervisor is not delayed that long between sending
+    // the job and that look.
     let pool = demo()
         .workers(1)
         .job_timeout(Duration::ZERO)
         .build()
         .unwrap();
-    match pool.submit::<u64, u64>("sleep_ms", 50).wait() {
+    match pool.submit::<u64, u64>("sleep_ms", 600_000).wait() {
         Err(ProcessError::Timeout(limit)) => assert_eq!(limit, Duration::ZERO),
         other => panic!("expected Timeout, got {other:?}"),
     }
