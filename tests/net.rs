@@ -2,7 +2,7 @@
 //! (refused, address in use, reset, half-close, EMFILE) surfaced as they come.
 
 use std::io::{ErrorKind, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use spindle::io::{AsyncReadExt, AsyncWriteExt};
 use spindle::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
@@ -71,14 +71,39 @@ fn tcp_borrowed_split_reads_and_writes() {
     });
 }
 
+/// A loopback port that is bound but not listening, held until the returned fd drops: a
+/// connect to it is refused. (A port merely "just freed" could be taken by another test's
+/// bind, or picked as the connecting socket's own ephemeral port, which makes the connect
+/// succeed to itself (TCP simultaneous open); a bound port is neither.)
+fn bound_not_listening() -> (OwnedFd, std::net::SocketAddr) {
+    // SAFETY: socket(2) takes no pointers; the result is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    // SAFETY: `fd` was just created and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: all-zero is a valid `sockaddr_in` (port 0: the kernel picks one).
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: bind reads and getsockname writes at most `len` bytes of the live `addr`.
+    unsafe {
+        let ptr = (&mut addr as *mut libc::sockaddr_in).cast::<libc::sockaddr>();
+        assert_eq!(libc::bind(fd.as_raw_fd(), ptr, len), 0, "bind");
+        assert_eq!(
+            libc::getsockname(fd.as_raw_fd(), ptr, &mut len),
+            0,
+            "getsockname"
+        );
+    }
+    let port = u16::from_be(addr.sin_port);
+    (fd, (std::net::Ipv4Addr::LOCALHOST, port).into())
+}
+
 #[test]
 fn connection_refused_is_the_os_error() {
     let rt = runtime();
-    // A port that was just free: bind, note it, close it.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let (_held, addr) = bound_not_listening();
     let error = rt.block_on(TcpStream::connect(addr)).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
 }
