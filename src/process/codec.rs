@@ -27,8 +27,9 @@ use std::fmt;
 /// Implemented for integers and floats (little-endian, fixed width; `usize`/`isize` as 64
 /// bits), `bool`, `char`, `String`/`str`, `Vec<T>`/`[T]` (a `u64` count, then the items),
 /// `Option<T>` and `Result<T, E>` (a tag byte, then the payload) and tuples of up to six.
-/// There is no `serde` feature: implement `Encode`/[`Decode`] for your own types (write the
-/// fields in order), or send them as tuples.
+/// For your own types, implement `Encode`/[`Decode`] (write the fields in order), send them
+/// as tuples, or, with the `serde` feature, wrap a serde type in `Serde<T>`, which writes
+/// this same encoding (a struct as its fields in order).
 pub trait Encode {
     /// Appends this value's encoding to `out`.
     fn encode(&self, out: &mut Vec<u8>);

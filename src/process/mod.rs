@@ -38,6 +38,10 @@
 //!   thread that forks, writes, reads and reaps; submitters reach it through a queue and a
 //!   wake-up socket. Workers share nothing (no common queue or lock a dying worker could
 //!   leave held, which is how Python's pools hang).
+//! - **Typed jobs** (`codec.rs`, `jobs.rs`): inputs and outputs are [`Encode`]/[`Decode`]
+//!   types in a small binary encoding whose decoder never panics or trusts a length. With
+//!   the `serde` feature, `Serde<T>` (`serde.rs`) carries any serde type in that same
+//!   encoding.
 //! - **Results** (`slot.rs`): each job has a one-shot slot (mutex + condvar + waker) that
 //!   the supervisor completes; [`ProcessJob`] is a future over it and a blocking handle. No
 //!   reactor is needed: the supervisor's wake is the notification.
@@ -78,6 +82,9 @@ mod error;
 mod frame;
 mod jobs;
 mod pool;
+#[cfg(feature = "serde")]
+#[path = "serde.rs"]
+mod serde_codec;
 mod slot;
 mod supervisor;
 mod sys;
@@ -95,4 +102,6 @@ pub use error::{ExitReason, ProcessError};
 pub use frame::DEFAULT_MAX_FRAME_LEN;
 pub use jobs::Jobs;
 pub use pool::{Builder, ImapUnordered, Map, ProcessJob, ProcessPool};
+#[cfg(feature = "serde")]
+pub use serde_codec::Serde;
 pub use worker::run_worker_if_child;
