@@ -359,6 +359,73 @@ fn shutdown_now_timeout_reports_a_job_that_does_not_return() {
 }
 
 #[test]
+fn shutdown_now_timeout_does_not_report_a_thread_that_runs_no_job() {
+    // A thread that has not exited by the deadline but runs no job (here: still in its start
+    // hook; on a loaded machine: idle, not yet scheduled to see the shutdown) is not "still
+    // running a job". The report used to name every thread not yet exited, so the test above
+    // failed whenever the idle thread that ran `quick` was slow to exit.
+    let (hook_entered_tx, hook_entered) = mpsc::channel();
+    let hook_gate = Arc::new(Gate::default());
+    let pool = {
+        let hook_entered_tx = Mutex::new(hook_entered_tx);
+        let hook_gate = hook_gate.clone();
+        ThreadPool::builder()
+            .max_threads(2)
+            .name_prefix("slow-start")
+            .on_thread_start(move || {
+                if current_name() == "slow-start-2" {
+                    hook_entered_tx.lock().unwrap().send(()).unwrap();
+                    hook_gate.wait();
+                }
+            })
+            .build()
+            .unwrap()
+    };
+    let (started_tx, started) = mpsc::channel();
+    let (release, never) = mpsc::channel::<()>();
+    let stuck = pool.submit(move || {
+        started_tx.send(()).unwrap();
+        never.recv().unwrap();
+    });
+    started.recv().unwrap();
+    // Starts slow-start-2, which stays in its start hook: the job waits in the queue.
+    let queued = pool.submit(|| ());
+    hook_entered.recv().unwrap();
+
+    let report = pool
+        .shutdown_now_timeout(Duration::from_millis(20))
+        .unwrap_err();
+    assert_eq!(report.jobs(), [stuck.id()]);
+    assert_eq!(report.threads(), ["slow-start-1"]);
+    assert_eq!(queued.wait().unwrap_err().kind(), JobErrorKind::Cancelled);
+    hook_gate.open();
+    drop(pool);
+    release.send(()).unwrap();
+    stuck.wait().unwrap();
+
+    // With only such a thread left at the deadline, no job was running: Ok.
+    let hook_gate = Arc::new(Gate::default());
+    let (hook_entered_tx, hook_entered) = mpsc::channel();
+    let pool = {
+        let hook_entered_tx = Mutex::new(hook_entered_tx);
+        let hook_gate = hook_gate.clone();
+        ThreadPool::builder()
+            .max_threads(1)
+            .on_thread_start(move || {
+                hook_entered_tx.lock().unwrap().send(()).unwrap();
+                hook_gate.wait();
+            })
+            .build()
+            .unwrap()
+    };
+    let queued = pool.submit(|| ());
+    hook_entered.recv().unwrap();
+    assert_eq!(pool.shutdown_now_timeout(Duration::from_millis(20)), Ok(()));
+    assert_eq!(queued.wait().unwrap_err().kind(), JobErrorKind::Cancelled);
+    hook_gate.open();
+}
+
+#[test]
 fn dropping_the_pool_finishes_queued_jobs() {
     let ran = Arc::new(AtomicUsize::new(0));
     let pool = ThreadPool::new(2);

@@ -295,7 +295,9 @@ impl ThreadPool {
     /// # Errors
     /// [`StillRunning`] names the jobs (and threads) still running at the deadline. Their
     /// threads are detached: they finish their job and exit on their own, and the pool (and
-    /// its drop) no longer waits for them.
+    /// its drop) no longer waits for them. A thread in no job that has not exited by the
+    /// deadline (on a busy machine, an idle thread not yet run since the shutdown woke it) is
+    /// detached too but not named: it runs nothing more and exits on its own.
     pub fn shutdown_now_timeout(&self, timeout: Duration) -> Result<(), StillRunning> {
         let deadline = Instant::now()
             .checked_add(timeout)

@@ -91,8 +91,10 @@ struct State {
 struct WorkerRecord {
     number: usize,
     handle: JoinHandle<()>,
-    /// The job this thread is running (0: none), for `shutdown_now_timeout`'s report. A
-    /// diagnostic only, so a std atomic outside loom's view.
+    /// The job this thread is running (0: none), for `shutdown_now_timeout`'s report. Set
+    /// under the pool's lock when the job is taken from the queue, so a shutdown holding the
+    /// lock never mistakes a thread that has its job for an idle one; cleared once the job
+    /// has returned. Read only there, so a std atomic outside loom's view.
     current_job: std::sync::Arc<AtomicU64>,
     exited: bool,
 }
@@ -444,15 +446,21 @@ impl Shared {
             } else if worker.handle.thread().id() == me {
                 kept.push(worker); // exits by itself when its job returns
             } else {
-                // Past the deadline, still in a job: detach it (dropping its handle).
+                // Past the deadline and not exited: detach it (dropping its handle).
                 state.detached += 1;
                 let job = worker
                     .current_job
                     .load(std::sync::atomic::Ordering::Relaxed);
-                still_running.jobs.extend(JobId::from_u64(job));
-                still_running
-                    .threads
-                    .push(format!("{}-{}", self.config.name_prefix, worker.number));
+                // Only a thread in a job is still running one. One without (idle but not yet
+                // scheduled to see the shutdown on a loaded machine, or still in its start
+                // hook) runs no job and exits on its own: reporting it made the report, and
+                // whether there was one at all, depend on how fast the OS ran that thread.
+                if let Some(job) = JobId::from_u64(job) {
+                    still_running.jobs.push(job);
+                    still_running
+                        .threads
+                        .push(format!("{}-{}", self.config.name_prefix, worker.number));
+                }
             }
         }
         state.workers = kept;
@@ -508,6 +516,9 @@ impl Worker {
         let retiring = 'work: loop {
             while let Some(job) = state.queue.pop_front() {
                 shared.update_queued_hint(&state);
+                // Under the lock: see `WorkerRecord::current_job`.
+                self.current_job
+                    .store(job.id().as_u64(), std::sync::atomic::Ordering::Relaxed);
                 let wake_submitter = state.blocked_submitters > 0;
                 drop(state);
                 if wake_submitter {
@@ -581,10 +592,8 @@ impl Worker {
         run_hook(&shared.config.on_thread_stop);
     }
 
+    /// Runs a job taken from the queue (its id already in `current_job`).
     fn run_job(&self, job: Box<dyn Job>) {
-        let id = job.id().as_u64();
-        self.current_job
-            .store(id, std::sync::atomic::Ordering::Relaxed);
         // The job's own panic is caught inside `run` and goes to its handle. This catches one
         // from dropping the job's value or closure (their `Drop`), so the thread survives that
         // too.
