@@ -12,6 +12,8 @@
 //!   re-checks for work and wakes a sleeper if any is left: otherwise work pushed while
 //!   everybody searched, and that every notifier skipped because somebody was searching,
 //!   could wait forever. (loom model `loom_spawn_racing_with_the_last_searcher_parking`)
+//! - A worker refused a search re-checks before sleeping too (`worker::park` explains why;
+//!   loom model `loom_local_spawn_racing_with_the_peer_parking_is_seen`).
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::Mutex;

@@ -7,7 +7,7 @@ use super::queue::{self, Local, CAPACITY};
 use crate::executor::inject::Inject;
 use crate::executor::Builder;
 use crate::loom::gate::Gate;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::Arc;
 use crate::loom::thread;
 use crate::task::{new_task, Id, Notified, OwnedTask, Schedule};
@@ -162,6 +162,31 @@ fn loom_remote_wake_racing_with_two_workers_parking() {
         };
         rt.block_on(handle).unwrap();
         firer.join().unwrap();
+    });
+}
+
+/// A worker's own push (a spawn from a task, into its local queue) racing with its peer
+/// going to sleep. The spawning task then stays in its poll until the child has run, so only
+/// the peer can run the child: either the spawner's notify sees the peer asleep and wakes it,
+/// or the peer's last look before sleeping sees the child. This is the fence pair of
+/// `idle.rs`; without the fence in `Idle::park` both sides can miss and the model spins
+/// forever (mutation-checked).
+#[test]
+fn loom_local_spawn_racing_with_the_peer_parking_is_seen() {
+    bounded(2).check(|| {
+        let rt = two_workers();
+        let child_ran = Arc::new(AtomicBool::new(false));
+        let parent = rt.spawn({
+            let child_ran = child_ran.clone();
+            async move {
+                let flag = child_ran.clone();
+                drop(crate::spawn(async move { flag.store(true, SeqCst) }));
+                while !child_ran.load(SeqCst) {
+                    thread::yield_now();
+                }
+            }
+        });
+        rt.block_on(parent).unwrap();
     });
 }
 

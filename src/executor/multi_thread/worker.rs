@@ -250,9 +250,14 @@ fn run_task(shared: &Shared, index: usize, task: Task) {
 fn park(shared: &Shared, index: usize) {
     let was_searching = with_core(|core| std::mem::take(&mut core.is_searching));
     let was_last_searcher = shared.idle.park(index, was_searching);
-    if was_last_searcher && shared.has_work_anywhere() {
-        // Work arrived while we searched and its notifier relied on us: pass it on (this may
-        // wake this very worker, whose park then returns at once).
+    // The last searcher re-checks because work may have arrived while it searched, and its
+    // notifier relied on it. A worker that was refused a search re-checks too: it never
+    // looked at its peers' queues, and a peer may have queued work on itself just before this
+    // worker counted as asleep, seen it awake and notified nobody. If that peer is stuck in a
+    // long poll, the work would wait for it (loom
+    // `loom_local_spawn_racing_with_the_peer_parking_is_seen`).
+    if (was_last_searcher || !was_searching) && shared.has_work_anywhere() {
+        // Pass the work on (this may wake this very worker, whose park then returns at once).
         shared.notify_parked();
     }
     shared.counters[index].record_park();
