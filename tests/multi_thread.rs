@@ -186,6 +186,47 @@ fn a_runtime_dropped_from_inside_its_own_task_does_not_deadlock() {
 }
 
 #[test]
+fn a_spawn_refused_after_shutdown_drops_its_future_outside_the_runtime_context() {
+    /// A future whose destructor enters another runtime (which needs the thread's runtime
+    /// context mutably) and records that it ran.
+    struct EntersOnDrop {
+        other: Arc<Runtime>,
+        dropped: mpsc::Sender<()>,
+    }
+    impl std::future::Future for EntersOnDrop {
+        type Output = ();
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            std::task::Poll::Ready(())
+        }
+    }
+    impl Drop for EntersOnDrop {
+        fn drop(&mut self) {
+            let _entered = self.other.enter();
+            self.dropped.send(()).unwrap();
+        }
+    }
+
+    let rt = runtime(1);
+    let handle = rt.handle().clone();
+    drop(rt); // shut down: spawns onto `handle` are refused from now on
+    let other = Arc::new(runtime(1));
+    let (dropped, was_dropped) = mpsc::channel();
+    let _entered = handle.enter();
+    let join = spindle::spawn(EntersOnDrop { other, dropped });
+    was_dropped
+        .try_recv()
+        .expect("the refused future was dropped at once");
+    let error = Runtime::new()
+        .unwrap()
+        .block_on(join)
+        .expect_err("a refused task resolves to an error");
+    assert!(error.is_cancelled());
+}
+
+#[test]
 #[should_panic(expected = "current-thread runtime")]
 fn spawn_local_on_a_multi_thread_runtime_panics_clearly() {
     let rt = runtime(1);

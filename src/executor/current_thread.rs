@@ -35,7 +35,7 @@ use super::trace::Tracer;
 use super::Handle;
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
-use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, Schedule};
+use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, RefusedTask, Schedule};
 
 /// Task polls between two looks at the `block_on` future and the I/O driver.
 pub(crate) const DEFAULT_EVENT_INTERVAL: u32 = 61;
@@ -218,7 +218,7 @@ impl Shared {
         this: &Arc<Shared>,
         future: F,
         site: &'static std::panic::Location<'static>,
-    ) -> JoinHandle<F::Output>
+    ) -> (JoinHandle<F::Output>, Option<RefusedTask>)
     where
         F: Future + 'static,
     {
@@ -228,12 +228,12 @@ impl Shared {
             trace.spawn(worker, notified.id().as_u64(), site);
         }
         if let Err(owned) = this.owned.insert(owned) {
-            // The runtime shut down: the task is cancelled before it ever runs.
-            owned.shutdown();
-            return join;
+            // The runtime shut down: the task is cancelled before it ever runs, once the
+            // caller drops the refusal (see `RefusedTask`).
+            return (join, Some(owned.refuse()));
         }
         this.push(notified, Event::Spawn);
-        join
+        (join, None)
     }
 
     /// Queues a task: locally if this thread drives our core, else through the injection

@@ -78,13 +78,17 @@ where
     // Borrowed, not cloned: a clone and its drop are six reference-count updates on lines
     // every worker shares, a large part of a spawn's cost on a multi-thread runtime.
     let site = std::panic::Location::caller();
-    context::with_current(|handle| match handle {
+    let (join, refused) = context::with_current(|handle| match handle {
         Some(handle) => handle.spawn_at(future, site),
         None => panic!(
             "spindle::spawn called outside a spindle runtime: call it inside \
              `Runtime::block_on` or a spawned task, or enter a runtime with `Runtime::enter`"
         ),
-    })
+    });
+    // A runtime that has shut down refuses the task: cancelling it drops the future, whose
+    // destructor may use the context, so that happens only now, with the borrow released.
+    drop(refused);
+    join
 }
 
 /// Runs a blocking function on the current runtime's blocking thread pool, like

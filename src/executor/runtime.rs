@@ -14,7 +14,7 @@ use super::park::Park;
 use super::park::ThreadParker;
 use super::trace::Trace;
 use crate::loom::sync::Arc;
-use crate::task::JoinHandle;
+use crate::task::{JoinHandle, RefusedTask};
 use crate::thread_pool::blocking::BlockingPool;
 use crate::thread_pool::JobErrorKind;
 
@@ -439,7 +439,9 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_at(future, std::panic::Location::caller())
+        let (join, refused) = self.spawn_at(future, std::panic::Location::caller());
+        drop(refused); // no context is borrowed here: a refused task is cancelled at once
+        join
     }
 
     /// `spawn`, with the caller's location (for the trace) passed in rather than tracked.
@@ -447,7 +449,7 @@ impl Handle {
         &self,
         future: F,
         site: &'static std::panic::Location<'static>,
-    ) -> JoinHandle<F::Output>
+    ) -> (JoinHandle<F::Output>, Option<RefusedTask>)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -465,11 +467,12 @@ impl Handle {
         F: Future + 'static,
     {
         match &self.scheduler {
-            Scheduler::CurrentThread(shared) => Some(current_thread::Shared::spawn(
-                shared,
-                future,
-                std::panic::Location::caller(),
-            )),
+            Scheduler::CurrentThread(shared) => {
+                let site = std::panic::Location::caller();
+                let (join, refused) = current_thread::Shared::spawn(shared, future, site);
+                drop(refused); // no context is borrowed here: a refused task is cancelled now
+                Some(join)
+            }
             Scheduler::MultiThread(_) => None,
         }
     }

@@ -47,6 +47,7 @@ pub use yield_now::yield_now;
 pub use crate::executor::{spawn, spawn_blocking, spawn_local};
 
 pub(crate) use owned::OwnedTasks;
+
 use raw::RawTask;
 pub(crate) use raw::RunReport;
 
@@ -174,10 +175,35 @@ impl<S: 'static> OwnedTask<S> {
     pub(crate) fn id(&self) -> Id {
         self.raw.header().id
     }
+
+    /// The task's runtime refused it (the runtime had shut down): hand it back to be
+    /// cancelled when the returned value drops.
+    pub(crate) fn refuse(self) -> RefusedTask {
+        let raw = self.raw;
+        // The owned-list reference moves into the `RefusedTask`.
+        std::mem::forget(self);
+        RefusedTask { raw }
+    }
 }
 
 impl<S: 'static> Drop for OwnedTask<S> {
     fn drop(&mut self) {
+        self.raw.drop_reference();
+    }
+}
+
+/// A task spawned onto a runtime that had shut down. Dropping it cancels the task, which
+/// drops its future. Spawns return it rather than cancelling on the spot so that
+/// `spindle::spawn`, which borrows the thread's runtime context while it spawns, can let go
+/// of that borrow first: the future's destructor may enter or drop a runtime itself.
+#[must_use = "dropping it cancels the task; drop it once no runtime context is borrowed"]
+pub(crate) struct RefusedTask {
+    raw: RawTask,
+}
+
+impl Drop for RefusedTask {
+    fn drop(&mut self) {
+        self.raw.shutdown();
         self.raw.drop_reference();
     }
 }

@@ -52,7 +52,7 @@ use super::Handle;
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread::JoinHandle as ThreadHandle;
-use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, Schedule};
+use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, RefusedTask, Schedule};
 use idle::Idle;
 use park::{SharedDriver, WorkerParker};
 use queue::{LifoSlot, Steal};
@@ -214,7 +214,7 @@ impl Shared {
         this: &Arc<Shared>,
         future: F,
         site: &'static std::panic::Location<'static>,
-    ) -> JoinHandle<F::Output>
+    ) -> (JoinHandle<F::Output>, Option<RefusedTask>)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -225,8 +225,9 @@ impl Shared {
             trace.spawn(worker, notified.id().as_u64(), site);
         }
         if let Err(owned) = this.owned.insert(owned) {
-            owned.shutdown();
-            return join;
+            // The runtime shut down: the task is cancelled before it ever runs, once the
+            // caller drops the refusal (see `RefusedTask`).
+            return (join, Some(owned.refuse()));
         }
         let pushed = worker::with_current(this, notified, |core, notified| {
             this.counters[core.index].record_spawn();
@@ -236,7 +237,7 @@ impl Shared {
             this.remote_counters.record_spawn();
             this.push_remote(notified);
         }
-        join
+        (join, None)
     }
 
     fn push_remote(&self, task: Task) {
