@@ -85,7 +85,13 @@ fn check_tour(output: &Output) {
     assert!(text.contains("All Processes are queued"), "{text}");
     assert!(text.contains("[1, 4, 9]"), "{text}");
     assert!(text.contains("thread pool:  done: false"), "{text}");
-    assert!(text.contains("process pool: done: false"), "{text}");
+    // A worker process cannot be held back like the pool thread above, so a tour process
+    // stalled for the job's 300 ms could truthfully print `true`: either is a correct line.
+    assert!(
+        text.contains("process pool: done: false") || text.contains("process pool: done: true"),
+        "{text}"
+    );
+    assert!(text.contains("hello from a worker process"), "{text}");
     assert!(text.contains("killed by signal"), "{text}");
     assert!(text.contains("[1, 4, 9, 16, 25, 36]"), "{text}");
     // The event loop.

@@ -71,11 +71,16 @@ pub fn pool_futures() -> Result<(), String> {
 
     let threads = ThreadPool::new(3);
     let started = Instant::now();
+    // The job starts its wait only once we have looked, so "done: false" is what a reader
+    // sees however slowly this thread runs.
+    let (looked, wait_for_look) = std::sync::mpsc::channel::<()>();
     let future = threads.submit(move || {
+        let _ = wait_for_look.recv();
         std::thread::sleep(delay);
         "hello from a pool thread"
     });
     println!("   thread pool:  done: {}", future.is_finished());
+    drop(looked);
     let message = spindle::block_on(async move { spindle::spawn(future).await })
         .map_err(|error| error.to_string())?
         .map_err(|error| error.to_string())?;
