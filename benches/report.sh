@@ -168,5 +168,11 @@ print("|---|---|---|---|")
 for row in sorted(rows, key=lambda r: r[0]):
     print("| " + " | ".join(row[1:]) + " |")
 print()
+print("Printed by the reactor bench before criterion ran:")
+print()
+for line in read_log("reactor.log").splitlines():
+    if line.startswith(("idle_cpu", "timer_lateness", "idle_wakeup:")):
+        print(f"- {line}")
+print()
 print(f"raw logs: {logs}")
 PY
