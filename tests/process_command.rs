@@ -13,23 +13,16 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+#[path = "common/children.rs"]
+mod children;
 
-/// `true` once no child of ours exists, running or unreaped.
-fn no_children() -> bool {
-    let mut status = 0;
-    // SAFETY: `status` is a live c_int, the only memory waitpid writes.
-    let ret = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-    ret == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
-}
+use children::{assert_no_children, fd_count, no_children};
 
 fn clean(test: impl FnOnce()) {
     let _serial = serial();
     let fds = fd_count();
     test();
-    assert!(no_children(), "a child is left");
+    assert_no_children();
     assert_eq!(fd_count(), fds, "fds leaked");
 }
 

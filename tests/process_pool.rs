@@ -19,19 +19,10 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+#[path = "common/children.rs"]
+mod children;
 
-/// Fails if any child process of ours exists, running or unreaped.
-fn assert_no_children() {
-    let mut status = 0;
-    // SAFETY: `status` is a live c_int, the only memory waitpid writes.
-    let ret = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-    let err = std::io::Error::last_os_error();
-    assert_eq!(ret, -1, "a child is left: waitpid(-1) returned {ret}");
-    assert_eq!(err.raw_os_error(), Some(libc::ECHILD), "{err}");
-}
+use children::{assert_no_children, fd_count};
 
 /// Runs `test`, then checks it left no child and no fd behind.
 fn clean(test: impl FnOnce()) {

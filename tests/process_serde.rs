@@ -163,19 +163,10 @@ fn mismatched_types_are_refused_in_the_parent() {
     pool.shutdown();
 }
 
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+#[path = "common/children.rs"]
+mod children;
 
-/// Fails if any child process of ours exists, running or unreaped.
-fn assert_no_children() {
-    let mut status = 0;
-    // SAFETY: `status` is a live c_int, the only memory waitpid writes.
-    let ret = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-    let err = std::io::Error::last_os_error();
-    assert_eq!(ret, -1, "a child is left: waitpid(-1) returned {ret}");
-    assert_eq!(err.raw_os_error(), Some(libc::ECHILD), "{err}");
-}
+use children::{assert_no_children, fd_count};
 
 fn main() {
     // In a worker (this binary, started again by a pool) this serves `jobs()` and exits.

@@ -3,8 +3,6 @@
 //! panic or an allocation out of proportion to the input. A counting global allocator
 //! measures each thread's peak live bytes, as in `tests/decode_props.rs`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 
@@ -13,88 +11,22 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use spindle::process::{decode_exact, Encode, Serde};
 
-/// Tracks the live and peak heap bytes of the current thread.
-struct CountingAlloc;
+#[path = "common/thread_heap.rs"]
+mod thread_heap;
 
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn charge(delta: isize) {
-    // `try_with`: allocations during thread teardown are not counted.
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + delta;
-        live.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-    });
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counting touches only
-// const-initialised thread-locals without destructors, which never allocate.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's layout.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            charge(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's layout.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            charge(layout.size() as isize);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        charge(-(layout.size() as isize));
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded with the caller's arguments.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            charge(new_size as isize - layout.size() as isize);
-        }
-        new
-    }
-}
+use thread_heap::peak_bytes;
 
 #[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns its result with the peak bytes it had live at once.
-fn peak_bytes<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|peak| peak.set(base));
-    let result = f();
-    let peak = PEAK.with(Cell::get) - base;
-    (result, peak.max(0) as usize)
-}
+static ALLOC: thread_heap::CountingAlloc = thread_heap::CountingAlloc;
 
 /// Decodes `bytes` as a `Serde<T>`, checking that the peak allocation stays within
 /// `per_byte` bytes per input byte plus a small constant (error messages).
 fn decode_bounded<T: DeserializeOwned>(bytes: &[u8], per_byte: usize) -> Result<T, String> {
-    let (result, peak) = peak_bytes(|| {
+    thread_heap::decode_within(std::any::type_name::<T>(), bytes.len(), per_byte, || {
         decode_exact::<Serde<T>>(bytes)
             .map(Serde::into_inner)
             .map_err(|err| err.to_string())
-    });
-    let bound = per_byte * bytes.len() + 1024;
-    assert!(
-        peak <= bound,
-        "decoding {} bytes as {} allocated {peak} bytes at peak (bound {bound})",
-        bytes.len(),
-        std::any::type_name::<T>()
-    );
-    result
+    })
 }
 
 fn encoded<T: Encode + ?Sized>(value: &T) -> Vec<u8> {

@@ -40,6 +40,46 @@ mod sealed {
     impl Sealed for super::UnixStream {}
 }
 
+/// Both stream types keep their socket in `io: PollEvented<_>`, so one body serves both.
+macro_rules! split_stream {
+    ($stream:ty, $addr:ty) => {
+        impl SplitStream for $stream {
+            type Addr = $addr;
+
+            fn poll_read_shared(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.io.poll_read(cx, buf)
+            }
+
+            fn poll_write_shared(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.io.poll_write(cx, buf)
+            }
+
+            fn shutdown_write(&self) -> io::Result<()> {
+                match self.io.get_ref().shutdown(std::net::Shutdown::Write) {
+                    // Already disconnected: the write side is as shut as it gets.
+                    Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(()),
+                    result => result,
+                }
+            }
+
+            fn peer_address(&self) -> io::Result<$addr> {
+                self.peer_addr()
+            }
+        }
+    };
+}
+
+split_stream!(TcpStream, std::net::SocketAddr);
+split_stream!(UnixStream, std::os::unix::net::SocketAddr);
+
 /// The reading half of `split` (on [`TcpStream`] or [`UnixStream`]).
 #[derive(Debug)]
 pub struct ReadHalf<'a, S: SplitStream = TcpStream>(pub(super) &'a S);
