@@ -190,6 +190,30 @@ fn loom_local_spawn_racing_with_the_peer_parking_is_seen() {
     });
 }
 
+/// Two local spawns racing with the peer parking: the parent stays in its poll until the
+/// second child has run, so only the peer can run it. Every push checks for a sleeper to wake;
+/// a tempting shortcut, skipping that check when the queue already held work (it made
+/// `yield_many` 16 % faster), fails this model: the second child is never run.
+#[test]
+fn loom_second_local_spawn_skipping_the_notify_is_still_run() {
+    bounded(1).check(|| {
+        let rt = two_workers();
+        let second_ran = Arc::new(AtomicBool::new(false));
+        let parent = rt.spawn({
+            let second_ran = second_ran.clone();
+            async move {
+                drop(crate::spawn(async {}));
+                let flag = second_ran.clone();
+                drop(crate::spawn(async move { flag.store(true, SeqCst) }));
+                while !second_ran.load(SeqCst) {
+                    thread::yield_now();
+                }
+            }
+        });
+        rt.block_on(parent).unwrap();
+    });
+}
+
 /// The foundation's T1/T2/T3 property on two workers, reduced to one idle task (T1) and the
 /// ready one (T3) so that the model stays small: the idle task is never polled again.
 #[test]
