@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# AddressSanitizer with leak detection over every test binary (lib unit tests and tests/*),
+# AddressSanitizer with leak detection over every test binary (lib unit tests and tests/*,
+# the `serde` feature's included),
 # loom models and doc tests excepted: stable toolchain with RUSTC_BOOTSTRAP=1, as DESIGN.md
 # ("Reliability") explains. Zero reports: ASan and LSan make a test binary exit non-zero.
 # The stress target runs at its CI size (SPINDLE_STRESS unset). Its own target dir keeps the
@@ -16,4 +17,6 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/asan}"
 unset SPINDLE_STRESS
 
-cargo test --target x86_64-unknown-linux-gnu --tests --lib "$@"
+# With the `serde` feature, so its decoder and its pool tests run instrumented too (one build:
+# the feature only adds code).
+cargo test --target x86_64-unknown-linux-gnu --features serde --tests --lib "$@"
