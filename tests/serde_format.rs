@@ -487,6 +487,53 @@ enum Tree {
     Node(Box<Tree>, Box<Tree>),
 }
 
+/// A tree whose nodes hold a count of children: each level of a crafted input can claim as
+/// many children as there are bytes left.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+enum Forest {
+    Leaf([u64; 16]),
+    Node(Vec<Forest>),
+}
+
+#[test]
+fn nested_counts_reserve_nothing_the_input_cannot_fill() {
+    // 100 levels of `Node` with a count of "every byte left", then the input ends: each
+    // level's `Vec<Forest>` (136-byte elements) must not reserve room for that count. With a
+    // size hint, serde reserved up to 1 MiB per level: 90 MB at peak for 1.5 kB of input.
+    let levels = 100u64;
+    let mut bytes = Vec::new();
+    for level in 0..levels {
+        // Each level is 12 bytes: a `u32` variant index and a `u64` count.
+        let left_after_this_level = (levels - level - 1) * 12;
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&left_after_this_level.to_le_bytes());
+    }
+    let err = decode_bounded::<Forest>(&bytes, 64).unwrap_err();
+    assert!(err.contains("input ends early"), "{err}");
+}
+
+#[test]
+fn counted_zero_sized_elements_are_refused_when_decoding() {
+    // A count of 8 unit elements fits the 8 bytes that follow (a `u64`), but units take no
+    // bytes: the encoder refuses to write this, and the decoder must refuse to read it,
+    // or a large count of them keeps it looping on no input.
+    let bytes = counted(8, &7u64.to_le_bytes());
+    let err = decode_bounded::<(Vec<()>, u64)>(&bytes, 0).unwrap_err();
+    assert!(err.contains("took no bytes"), "{err}");
+    // The same for map entries whose key and value are both zero-sized.
+    let err = decode_bounded::<(BTreeMap<(), ()>, u64)>(&bytes, 0).unwrap_err();
+    assert!(err.contains("took no bytes"), "{err}");
+    // A set of units nested in a sequence: the quadratic case (each inner count claims
+    // every byte left) now fails at the first inner element.
+    let mut nested = counted(4_000, &[]);
+    for inner in 0..4_000u64 {
+        // Each inner count claims every byte after it.
+        nested.extend_from_slice(&((4_000 - inner - 1) * 8).to_le_bytes());
+    }
+    let err = decode_bounded::<Vec<std::collections::HashSet<()>>>(&nested, 0).unwrap_err();
+    assert!(err.contains("took no bytes"), "{err}");
+}
+
 #[test]
 fn deep_recursive_input_is_an_error_not_a_stack_overflow() {
     // Node(Node(Node(… 256,000 levels: nothing a real value of this size would need.

@@ -176,6 +176,66 @@ fn a_submit_right_after_build_runs_on_the_minimum_thread_without_starting_anothe
 }
 
 #[test]
+fn an_idle_thread_takes_a_job_rather_than_one_stuck_in_its_start_hook() {
+    // Thread 2's `on_thread_start` hook blocks until the test opens `gate`. A job submitted
+    // while thread 1 is idle must run on thread 1 now, not wait for thread 2's hook.
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let pool = {
+        let gate = gate.clone();
+        ThreadPool::builder()
+            .max_threads(2)
+            .min_threads(1)
+            .name_prefix("hook")
+            .on_thread_start(move || {
+                if current_name() == "hook-2" {
+                    let (open, opened) = &*gate;
+                    let guard = open.lock().unwrap();
+                    drop(opened.wait_while(guard, |open| !*open).unwrap());
+                }
+            })
+            .build()
+            .unwrap()
+    };
+    // Opens the gate when the test ends, passing or failing (dropped before the pool).
+    struct OpenOnDrop(Arc<(Mutex<bool>, Condvar)>);
+    impl Drop for OpenOnDrop {
+        fn drop(&mut self) {
+            let (open, opened) = &*self.0;
+            *open.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = true;
+            opened.notify_all();
+        }
+    }
+    let open_gate = OpenOnDrop(gate);
+    // Keep thread 1 busy so that the next submit starts thread 2 (stuck in its hook).
+    let (release_first, first_may_finish) = mpsc::channel::<()>();
+    let (first_started, first_is_running) = mpsc::channel();
+    let first = pool.submit(move || {
+        first_started.send(()).unwrap();
+        first_may_finish.recv().unwrap();
+    });
+    first_is_running.recv_timeout(DEADLINE).unwrap();
+    let second = pool.submit(current_name);
+    assert_eq!(pool.thread_count(), 2);
+    // Thread 1 finishes the first job, runs the second, then waits idle.
+    release_first.send(()).unwrap();
+    first.wait().unwrap();
+    assert_eq!(second.wait().unwrap(), "hook-1");
+    let deadline = Instant::now() + DEADLINE;
+    while pool.idle_thread_count() < 1 {
+        assert!(Instant::now() < deadline, "thread 1 never went idle");
+        thread::yield_now();
+    }
+    // The job under test: thread 2 is still in its hook, thread 1 is idle.
+    let third = pool.submit(current_name);
+    let ran_on = third
+        .wait_timeout(DEADLINE)
+        .expect("the job waited for a thread stuck in its start hook");
+    assert_eq!(ran_on.unwrap(), "hook-1");
+    drop(open_gate);
+    pool.shutdown();
+}
+
+#[test]
 fn a_panic_reaches_only_its_handle_and_the_pool_keeps_its_threads() {
     let pool = ThreadPool::builder()
         .max_threads(2)

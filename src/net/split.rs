@@ -221,23 +221,27 @@ mod tests {
     use crate::io::{AsyncReadExt, AsyncWriteExt};
     use crate::net::UnixStream;
 
-    /// Both borrowed halves of one Unix stream in use at once: one task writes a message
-    /// through its write half while the same task's read half waits for the peer's reply.
+    /// Both borrowed halves of one Unix stream waiting at once: one task writes a message
+    /// larger than the socket buffers through its write half (so the write has to wait for
+    /// the peer to read) while its read half waits for the peer's reply, which comes only
+    /// after the whole message. One waker per direction must wake each half in turn.
     #[test]
     fn unix_halves_read_and_write_at_once() {
+        const MESSAGE: usize = 4 << 20;
         crate::block_on(async {
             let (mut near, far) = UnixStream::pair().unwrap();
             let (mut far_reader, mut far_writer) = far.into_split();
             let peer = crate::spawn(async move {
-                let mut request = [0u8; 5];
+                let mut request = vec![0u8; MESSAGE];
                 far_reader.read_exact(&mut request).await.unwrap();
                 far_writer.write_all(b"reply").await.unwrap();
                 request
             });
             let (mut reader, mut writer) = near.split();
+            let message: Vec<u8> = (0..MESSAGE).map(|i| i as u8).collect();
             let mut reply = [0u8; 5];
             let mut read = std::pin::pin!(async { reader.read_exact(&mut reply).await.map(drop) });
-            let mut write = std::pin::pin!(async { writer.write_all(b"hello").await });
+            let mut write = std::pin::pin!(async { writer.write_all(&message).await });
             // Poll both until both are done (a two-future join).
             let (mut read_done, mut write_done) = (false, false);
             std::future::poll_fn(|cx| {
@@ -261,7 +265,10 @@ mod tests {
             })
             .await;
             assert_eq!(&reply, b"reply");
-            assert_eq!(&peer.await.unwrap(), b"hello");
+            assert!(
+                peer.await.unwrap() == message,
+                "the message arrived changed"
+            );
             assert!(reader.peer_addr().is_ok());
         });
     }

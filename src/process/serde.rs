@@ -97,13 +97,15 @@ const MAX_DEPTH: usize = 256;
 ///
 /// - **Counts.** Every element of a sequence and every map entry takes at least one byte,
 ///   so a count larger than the bytes left is rejected before anything is allocated or
-///   looped over. The encoding side keeps its half of the rule: an element that encodes to
-///   no bytes (in a `Vec<()>`, a sequence of unit structs) is refused there, so nothing is
-///   encoded that would not decode. For the same reason a zero-sized `T` cannot be an
-///   element of a codec.rs `Vec<Serde<T>>`.
+///   looped over, and an element that takes no bytes is an error when it is read. No room
+///   is reserved from a count (the size hint is `None`): collections grow as elements
+///   actually arrive, so memory stays in proportion to the input. The encoding side keeps
+///   its half of the rule: an element that encodes to no bytes (in a `Vec<()>`, a sequence
+///   of unit structs) is refused there, so nothing is encoded that would not decode. For
+///   the same reason a zero-sized `T` cannot be an element of a codec.rs `Vec<Serde<T>>`.
 /// - **Depth.** Options, newtypes, enums, sequences, tuples, structs and maps nest at most
-///   256 deep, checked on both sides, so a crafted input for a recursive type (a tree, a
-///   linked list) cannot overflow the stack.
+///   256 deep, checked on both sides, so the recursion a crafted input for a recursive type
+///   (a tree, a linked list) can cause is bounded to 256 levels.
 /// - **Not self-describing.** The bytes carry no types or names, so `deserialize_any`,
 ///   `deserialize_ignored_any` and `deserialize_identifier` are errors that say so. What
 ///   needs them does not work here: untagged and internally tagged enums,
@@ -637,14 +639,16 @@ impl<'r, 'de> Deserializer<'r, 'de> {
         &mut self,
         count: usize,
         visitor: V,
-        as_map: bool,
+        items: Items,
     ) -> Result<V::Value, DecodeError> {
         let mut elements = Elements {
             de: self,
             left: count,
             value_pending: false,
+            items,
+            remaining_before: 0,
         };
-        let value = if as_map {
+        let value = if items == Items::CountedMap {
             visitor.visit_map(&mut elements)?
         } else {
             visitor.visit_seq(&mut elements)?
@@ -773,7 +777,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, 'de> {
         self.nested(|de| {
             // At least one byte per element: the encoding side refuses zero-sized ones.
             let count = de.input.take_count(1)?;
-            de.elements(count, visitor, false)
+            de.elements(count, visitor, Items::Counted)
         })
     }
 
@@ -782,7 +786,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, 'de> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, DecodeError> {
-        self.nested(|de| de.elements(len, visitor, false))
+        self.nested(|de| de.elements(len, visitor, Items::Fields))
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -798,7 +802,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, 'de> {
         self.nested(|de| {
             // At least one byte per entry, key and value together.
             let count = de.input.take_count(1)?;
-            de.elements(count, visitor, true)
+            de.elements(count, visitor, Items::CountedMap)
         })
     }
 
@@ -821,12 +825,45 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, 'de> {
     }
 }
 
+/// What [`Deserializer::elements`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Items {
+    /// The fields of a tuple or struct: a fixed number, any of which may be zero-sized.
+    Fields,
+    /// A sequence after its count: each element takes at least one byte.
+    Counted,
+    /// A map after its count: each entry (key and value together) takes at least one byte.
+    CountedMap,
+}
+
 /// The elements of one sequence, tuple or struct, or the entries of one map.
 struct Elements<'d, 'r, 'de> {
     de: &'d mut Deserializer<'r, 'de>,
     left: usize,
     /// A map key was read and its value not yet.
     value_pending: bool,
+    items: Items,
+    /// The input left before the current counted element (for a map entry: before its key).
+    remaining_before: usize,
+}
+
+impl Elements<'_, '_, '_> {
+    /// Marks the start of a counted element.
+    fn element_starts(&mut self) {
+        self.remaining_before = self.de.input.remaining();
+    }
+
+    /// A counted element that took no bytes is an error: the count was checked against the
+    /// bytes left on the promise of one byte per element, and without it a huge count of
+    /// zero-sized elements would keep the decoder busy for `count` rounds on no input.
+    fn element_ends(&self) -> Result<(), DecodeError> {
+        if self.items != Items::Fields && self.de.input.remaining() == self.remaining_before {
+            return Err(DecodeError::new(
+                "a counted element took no bytes (zero-sized elements cannot be counted)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl<'de> SeqAccess<'de> for Elements<'_, '_, 'de> {
@@ -840,11 +877,17 @@ impl<'de> SeqAccess<'de> for Elements<'_, '_, 'de> {
             return Ok(None);
         }
         self.left -= 1;
-        seed.deserialize(&mut *self.de).map(Some)
+        self.element_starts();
+        let element = seed.deserialize(&mut *self.de)?;
+        self.element_ends()?;
+        Ok(Some(element))
     }
 
+    /// None: serde's collections reserve room for the hinted number of elements before
+    /// reading any, and a count is only checked against the bytes left, so a hint would let
+    /// every level of a nested input reserve far more than the input could ever fill.
     fn size_hint(&self) -> Option<usize> {
-        Some(self.left)
+        None
     }
 }
 
@@ -865,6 +908,7 @@ impl<'de> MapAccess<'de> for Elements<'_, '_, 'de> {
         }
         self.left -= 1;
         self.value_pending = true;
+        self.element_starts();
         seed.deserialize(&mut *self.de).map(Some)
     }
 
@@ -876,11 +920,14 @@ impl<'de> MapAccess<'de> for Elements<'_, '_, 'de> {
             return Err(DecodeError::new("a map value was read before its key"));
         }
         self.value_pending = false;
-        seed.deserialize(&mut *self.de)
+        let value = seed.deserialize(&mut *self.de)?;
+        self.element_ends()?;
+        Ok(value)
     }
 
+    /// None, as for sequences.
     fn size_hint(&self) -> Option<usize> {
-        Some(self.left)
+        None
     }
 }
 
@@ -920,7 +967,7 @@ impl<'de> VariantAccess<'de> for &mut Deserializer<'_, 'de> {
         visitor: V,
     ) -> Result<V::Value, DecodeError> {
         // Already one level down: `deserialize_enum` counted the enum.
-        self.elements(len, visitor, false)
+        self.elements(len, visitor, Items::Fields)
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -928,7 +975,7 @@ impl<'de> VariantAccess<'de> for &mut Deserializer<'_, 'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DecodeError> {
-        self.elements(fields.len(), visitor, false)
+        self.elements(fields.len(), visitor, Items::Fields)
     }
 }
 

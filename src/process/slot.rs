@@ -108,8 +108,9 @@ impl<T> ResultSlot<T> {
         Poll::Pending
     }
 
-    /// Waits up to [`sys::SPIN`] for `complete` without sleeping: the supervisor usually
-    /// answers within microseconds, and a waiter put to sleep costs it a slow wake-up.
+    /// Waits up to [`sys::SPIN`] for `complete` without sleeping: for a short job the
+    /// supervisor answers within microseconds, and a waiter put to sleep costs it a slow
+    /// wake-up. (For slots that are slow by nature, a worker's start-up, it only costs 50 µs.)
     fn spin_until_complete(&self) {
         #[cfg(not(loom))]
         {

@@ -147,7 +147,9 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::R
 pub(crate) const SPIN: Duration = Duration::from_micros(50);
 
 /// [`poll`], but first polling without blocking (yielding the CPU between tries) for up to
-/// `spin`, or until `timeout` if that is sooner.
+/// `spin`, or until `timeout` if that is sooner: a timeout shorter than `spin` is spent
+/// spinning in full, then one last poll that does not block. Never returns before
+/// `timeout` unless something is ready.
 pub(crate) fn poll_spinning(
     fds: &mut [libc::pollfd],
     timeout: Option<Duration>,

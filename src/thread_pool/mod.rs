@@ -25,9 +25,9 @@
 //! One mutex guards the queue (a `VecDeque` of boxed jobs) and the counts; idle threads wait
 //! on a condition variable with the keep-alive as timeout. A thread that finds the queue empty
 //! first polls it for a few microseconds (spinning), so back-to-back short jobs need no
-//! wake-up. A submit leaves the job to a thread that will look at the queue anyway (one
-//! spinning, or one just started and not yet at its first look) if there is one, else hands it to an
-//! idle thread (claiming it, so two submits never count on the same thread), else starts a
+//! wake-up. A submit leaves the job to a spinning thread if there is one, else hands it to an
+//! idle thread (claiming it, so two submits never count on the same thread), else leaves it
+//! to a thread just started and not yet at its first look at the queue, else starts a
 //! thread if the pool is below its maximum, else leaves it queued for the next thread to
 //! finish. Each job's result travels through a one-shot slot (an
 //! atomic state word, a waker, a mutex and condvar for blocking waits): see `job.rs`.
@@ -297,7 +297,9 @@ impl ThreadPool {
     /// threads are detached: they finish their job and exit on their own, and the pool (and
     /// its drop) no longer waits for them. A thread in no job that has not exited by the
     /// deadline (on a busy machine, an idle thread not yet run since the shutdown woke it) is
-    /// detached too but not named: it runs nothing more and exits on its own.
+    /// detached too but not named: it runs nothing more and exits on its own. So `Ok(())`
+    /// means no job is still running, not that every thread has exited (an `on_thread_stop`
+    /// hook may still be to run).
     pub fn shutdown_now_timeout(&self, timeout: Duration) -> Result<(), StillRunning> {
         let deadline = Instant::now()
             .checked_add(timeout)

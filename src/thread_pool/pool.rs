@@ -55,7 +55,7 @@ struct Config {
 
 /// Everything behind the pool's one lock. The counting invariants (each holds whenever the
 /// lock is free; a thread that is starting or in its short spinning phase counts in
-/// `looking` instead):
+/// `starting` or `spinning` instead):
 /// - threads waiting in `wait_for_work` = `idle + notified`: a submitter that hands a job to
 ///   a waiting thread moves one from `idle` to `notified`, and whichever waiter wakes first
 ///   takes that token (so a thread is never claimed twice, and a claimed thread never retires);
@@ -68,10 +68,14 @@ struct State {
     threads: usize,
     idle: usize,
     notified: usize,
-    /// Threads that will check the queue under the lock before they sleep: those just started
-    /// (not yet at their first check) and those that found it empty and poll it briefly. A
-    /// job pushed meanwhile is theirs without a wake-up or a new thread.
-    looking: usize,
+    /// Threads that found the queue empty and poll it briefly before they sleep: each
+    /// re-checks the queue under the lock before sleeping, so a job pushed meanwhile is
+    /// theirs within microseconds, without a wake-up or a new thread.
+    spinning: usize,
+    /// Threads started but not yet at their first look at the queue (which comes after the
+    /// `on_thread_start` hook, user code of any length). A job they will take needs no new
+    /// thread, but an idle thread, if there is one, takes it sooner.
+    starting: usize,
     blocked_submitters: usize,
     lifecycle: Lifecycle,
     /// Number of the next thread (its name's suffix).
@@ -158,7 +162,8 @@ impl Shared {
                 threads: 0,
                 idle: 0,
                 notified: 0,
-                looking: 0,
+                spinning: 0,
+                starting: 0,
                 blocked_submitters: 0,
                 lifecycle: Lifecycle::Running,
                 next_thread: 1,
@@ -252,14 +257,16 @@ impl Shared {
             shared.update_queued_hint(&state);
             admitted += 1;
 
-            if state.queue.len() <= state.looking {
-                // A starting or spinning thread takes it (it checks the queue before it
-                // sleeps), sparing a sleeping one the wake-up and the pool a new thread.
+            if state.queue.len() <= state.spinning {
+                // A spinning thread takes it (it checks the queue again before it sleeps),
+                // sparing a sleeping one the wake-up.
             } else if state.idle > 0 {
                 // Claim a waiting thread for this job (see `State`).
                 state.idle -= 1;
                 state.notified += 1;
                 claimed += 1;
+            } else if state.queue.len() <= state.spinning + state.starting {
+                // A thread on its way takes it: no need for another.
             } else if state.threads < shared.config.max_threads {
                 if let Err(error) = Shared::spawn_worker(shared, &mut state) {
                     if state.threads == 0 {
@@ -318,7 +325,7 @@ impl Shared {
         state.next_thread += 1;
         state.threads += 1;
         // Until its first look at the queue (see `Worker::run`).
-        state.looking += 1;
+        state.starting += 1;
         state.workers.push(WorkerRecord {
             number,
             handle,
@@ -512,7 +519,7 @@ impl Worker {
         run_hook(&shared.config.on_thread_start);
         let mut state = shared.lock();
         // Started: from here on this thread is counted where it is (see `spawn_worker`).
-        state.looking -= 1;
+        state.starting -= 1;
         let retiring = 'work: loop {
             while let Some(job) = state.queue.pop_front() {
                 shared.update_queued_hint(&state);
@@ -531,11 +538,11 @@ impl Worker {
                 break 'work false;
             }
             // Poll briefly before sleeping; submits meanwhile count on this thread.
-            state.looking += 1;
+            state.spinning += 1;
             drop(state);
             shared.spin_for_work();
             state = shared.lock();
-            state.looking -= 1;
+            state.spinning -= 1;
             if !state.queue.is_empty() {
                 continue 'work;
             }
