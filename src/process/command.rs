@@ -63,8 +63,11 @@ impl Stdio {
 /// # Implementation notes
 /// Started with the same fork + exec path as the pool's workers (no `PR_SET_PDEATHSIG`
 /// here: like `std::process::Command`, a child may outlive its parent). On Linux the exit is
-/// awaited through a pidfd registered with the reactor; where `pidfd_open` is missing, a
-/// thread waits in `waitpid` instead and wakes the task.
+/// awaited through a pidfd registered with the reactor. Where `pidfd_open` is missing (other
+/// Unixes, Linux before 5.3), a SIGCHLD handler writes to a pipe that the reactor watches and
+/// the task re-checks its child with `waitpid(WNOHANG)` after each SIGCHLD; the handler is
+/// installed on first use and calls any handler installed before it. Beyond 64 children
+/// waiting that way at once, a thread waits in `waitpid` instead.
 #[derive(Debug, Clone)]
 pub struct Command {
     program: OsString,
@@ -73,6 +76,8 @@ pub struct Command {
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
+    /// Tests only: skip the pidfd, to exercise the SIGCHLD path on Linux.
+    use_pidfd: bool,
 }
 
 impl Command {
@@ -85,7 +90,16 @@ impl Command {
             stdin: None,
             stdout: None,
             stderr: None,
+            use_pidfd: true,
         }
+    }
+
+    /// Not part of the API: waits for the exit through the SIGCHLD pipe even where pidfds
+    /// exist (for the tests of that path).
+    #[doc(hidden)]
+    pub fn __without_pidfd(&mut self) -> &mut Command {
+        self.use_pidfd = false;
+        self
     }
 
     /// Adds an argument.
@@ -177,7 +191,7 @@ impl Command {
         drop(mapping);
         drop(child_fds); // the child's ends live in the child only
 
-        let exit = match ExitWatch::new(pid) {
+        let exit = match ExitWatch::new(pid, self.use_pidfd) {
             Ok(exit) => exit,
             Err(err) => {
                 // Outside a runtime, say: do not leave the child running or unreaped.
@@ -270,16 +284,30 @@ enum ExitWatch {
     /// Readable when the child exits.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     PidFd(AsyncFd<OwnedFd>),
-    /// A thread blocked in `waitpid` (no pidfd available); it reaps the child.
+    /// Readable after every SIGCHLD (no pidfd available): re-check the child.
+    Sigchld(AsyncFd<sys::SigchldSlot>),
+    /// A thread blocked in `waitpid` (no pidfd, every SIGCHLD slot taken); it reaps the child.
     Thread(std::sync::Arc<super::slot::ResultSlot<io::Result<WaitStatus>>>),
 }
 
 impl ExitWatch {
-    fn new(pid: pid_t) -> io::Result<ExitWatch> {
+    fn new(pid: pid_t, use_pidfd: bool) -> io::Result<ExitWatch> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let Ok(pidfd) = sys::pidfd_open(pid) {
-            return Ok(ExitWatch::PidFd(AsyncFd::with_interest(
-                pidfd,
+        if use_pidfd {
+            if let Ok(pidfd) = sys::pidfd_open(pid) {
+                return Ok(ExitWatch::PidFd(AsyncFd::with_interest(
+                    pidfd,
+                    Interest::READABLE,
+                )?));
+            }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = use_pidfd;
+        // Registered before anyone looks at the child, so no SIGCHLD after this is missed
+        // (one before it is covered: `poll_wait` checks the child before it waits).
+        if let Ok(slot) = sys::SigchldSlot::register() {
+            return Ok(ExitWatch::Sigchld(AsyncFd::with_interest(
+                slot,
                 Interest::READABLE,
             )?));
         }
@@ -337,6 +365,15 @@ impl Child {
                     None => ready.clear_ready(),
                 }
             },
+            ExitWatch::Sigchld(pipe) => loop {
+                // Look first: the child may have ended before the pipe was registered.
+                pipe.get_ref().drain();
+                if let Some(status) = sys::try_wait(self.pid)? {
+                    break status;
+                }
+                let mut ready = ready!(pipe.poll_read_ready(cx))?;
+                ready.clear_ready();
+            },
             ExitWatch::Thread(slot) => ready!(slot.poll_take(cx))?,
         };
         let status = exit_status(status);
@@ -363,6 +400,7 @@ impl Child {
             let status = match self.exit.as_ref().expect("set at spawn") {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 ExitWatch::PidFd(_) => sys::try_wait(self.pid)?,
+                ExitWatch::Sigchld(_) => sys::try_wait(self.pid)?,
                 ExitWatch::Thread(slot) if slot.is_complete() => Some(slot.wait_take()?),
                 ExitWatch::Thread(_) => None,
             };
@@ -457,13 +495,30 @@ impl Drop for Child {
             // The waiting thread reaps it.
             Some(ExitWatch::Thread(_)) | None => {}
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Some(ExitWatch::PidFd(_)) => {
-                // Still running: reap it whenever it ends, off this thread.
-                let pid = self.pid;
-                let _ = std::thread::Builder::new()
-                    .name("spindle-child-reaper".to_owned())
-                    .spawn(move || sys::wait(pid));
-            }
+            Some(ExitWatch::PidFd(_)) => reap_when_it_ends(self.pid),
+            Some(ExitWatch::Sigchld(_)) => reap_when_it_ends(self.pid),
+        }
+    }
+}
+
+/// Reaps a child that is still running whenever it ends, off this thread.
+fn reap_when_it_ends(pid: pid_t) {
+    let _ = std::thread::Builder::new()
+        .name("spindle-child-reaper".to_owned())
+        .spawn(move || sys::wait(pid));
+}
+
+impl Child {
+    /// Not part of the API: how this child's exit is noticed (`"pidfd"`, `"sigchld"` or
+    /// `"thread"`), for the tests of each path.
+    #[doc(hidden)]
+    pub fn __exit_watch(&self) -> &'static str {
+        match self.exit {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Some(ExitWatch::PidFd(_)) => "pidfd",
+            Some(ExitWatch::Sigchld(_)) => "sigchld",
+            Some(ExitWatch::Thread(_)) => "thread",
+            None => "none",
         }
     }
 }

@@ -49,8 +49,9 @@
 //! [`Command`] is the other half of the module: one async child process (asyncio's
 //! `create_subprocess_exec`), with piped stdin/stdout/stderr as [`AsyncRead`]/[`AsyncWrite`]
 //! streams and `wait`/`output`/`kill`, the exit awaited through a pidfd registered with the
-//! reactor (a thread in `waitpid` where pidfds are missing). Tested in
-//! `tests/process_command.rs`, with the same no-zombie and fd-count checks.
+//! reactor (a SIGCHLD self-pipe where pidfds are missing). Tested in
+//! `tests/process_command.rs` and `tests/process_sigchld.rs`, with the same no-zombie and
+//! fd-count checks.
 //!
 //! [`AsyncRead`]: crate::io::AsyncRead
 //! [`AsyncWrite`]: crate::io::AsyncWrite

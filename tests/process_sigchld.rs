@@ -1,0 +1,141 @@
+//! `Command`'s SIGCHLD self-pipe, the path used where pidfds are missing (other Unixes, old
+//! Linux), forced here with the hidden `Command::__without_pidfd`. A test binary of its own:
+//! the SIGCHLD handler it installs is process-wide. Each test checks that no child is left
+//! unreaped and that the fd count is back where it started (so the tests run one at a time).
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use spindle::process::Command;
+use spindle::runtime::Builder;
+
+#[path = "common/children.rs"]
+mod children;
+
+use children::{assert_no_children, fd_count};
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn clean(test: impl FnOnce()) {
+    let _serial = serial();
+    let fds = fd_count();
+    test();
+    assert_no_children();
+    assert_eq!(fd_count(), fds, "fds leaked");
+}
+
+/// A missed SIGCHLD would make a wait hang: fail the test instead.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Waits for `child`, failing if its exit was not noticed through the pipe: not at all, or
+/// only when the deadline's timer happened to poll the wait again.
+async fn wait_bounded(child: &mut spindle::process::Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    let status = spindle::time::timeout(DEADLINE, child.wait())
+        .await
+        .expect("the child's exit was never noticed")
+        .unwrap();
+    assert!(
+        start.elapsed() < DEADLINE,
+        "the exit was noticed only when the deadline's timer polled the wait"
+    );
+    status
+}
+
+fn without_pidfd(program: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(program);
+    command.args(args).__without_pidfd();
+    command
+}
+
+#[test]
+fn exit_codes_and_signals_arrive_through_the_pipe() {
+    clean(|| {
+        spindle::block_on(async {
+            let mut child = without_pidfd("sh", &["-c", "exit 3"]).spawn().unwrap();
+            assert_eq!(child.__exit_watch(), "sigchld");
+            assert_eq!(wait_bounded(&mut child).await.code(), Some(3));
+
+            let mut child = without_pidfd("sleep", &["600"]).spawn().unwrap();
+            assert_eq!(child.__exit_watch(), "sigchld");
+            let status = child.kill().await.unwrap();
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(status.signal(), Some(libc::SIGKILL));
+        });
+    });
+}
+
+#[test]
+fn many_children_waited_at_once_each_get_their_own_status() {
+    // Every SIGCHLD wakes every waiter; each must re-check and keep waiting for its own.
+    clean(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let codes = rt.block_on(async {
+            let waiters: Vec<_> = (0..20)
+                .map(|code| {
+                    spindle::spawn(async move {
+                        let script = format!("exit {code}");
+                        let mut child = without_pidfd("sh", &["-c", &script]).spawn().unwrap();
+                        assert_eq!(child.__exit_watch(), "sigchld");
+                        wait_bounded(&mut child).await.code()
+                    })
+                })
+                .collect();
+            let mut codes = Vec::new();
+            for waiter in waiters {
+                codes.push(waiter.await.unwrap());
+            }
+            codes
+        });
+        let expected: Vec<_> = (0..20).map(Some).collect();
+        assert_eq!(codes, expected);
+    });
+}
+
+/// The child's state letter in `/proc/<pid>/stat` (`Z` once it has ended, unreaped).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state follows the command name, which is in parentheses.
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+#[test]
+fn a_child_that_ended_before_the_first_wait_is_still_seen() {
+    // Its SIGCHLD came before anyone waited: the byte it left in the pipe (or `wait`'s first
+    // look at the child) must still end the wait.
+    clean(|| {
+        spindle::block_on(async {
+            let mut child = without_pidfd("true", &[]).spawn().unwrap();
+            let deadline = Instant::now() + DEADLINE;
+            while proc_state(child.id()) != Some('Z') {
+                assert!(Instant::now() < deadline, "`true` never ended");
+                std::thread::yield_now();
+            }
+            assert!(wait_bounded(&mut child).await.success());
+        });
+    });
+}
+
+#[test]
+fn past_the_pipe_slots_children_are_waited_for_by_a_thread() {
+    clean(|| {
+        spindle::block_on(async {
+            let mut children: Vec<_> = (0..70)
+                .map(|_| without_pidfd("sleep", &["600"]).spawn().unwrap())
+                .collect();
+            let kinds: Vec<_> = children.iter().map(|child| child.__exit_watch()).collect();
+            let by_pipe = kinds.iter().filter(|&&kind| kind == "sigchld").count();
+            let by_thread = kinds.iter().filter(|&&kind| kind == "thread").count();
+            assert_eq!((by_pipe, by_thread), (64, 6), "{kinds:?}");
+            for child in &mut children {
+                child.kill().await.unwrap();
+            }
+        });
+    });
+}
