@@ -2,29 +2,15 @@
 //! registered with the reactor. Each test checks that no child is left unreaped and the fd
 //! count is back where it started (so the tests run one at a time).
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use spindle::io::{AsyncReadExt, AsyncWriteExt};
 use spindle::process::{Command, Stdio};
 
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[path = "common/children.rs"]
 mod children;
 
-use children::{assert_no_children, fd_count, no_children};
-
-fn clean(test: impl FnOnce()) {
-    let _serial = serial();
-    let fds = fd_count();
-    test();
-    assert_no_children();
-    assert_eq!(fd_count(), fds, "fds leaked");
-}
+use children::{clean, no_children, serial};
 
 #[test]
 fn output_captures_stdout_stderr_and_status() {

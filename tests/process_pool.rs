@@ -6,32 +6,16 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use spindle::process::{Builder, ExitReason, Jobs, ProcessError, ProcessPool};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_spindle-worker-demo");
 
-/// One test at a time: fd counts and "no child left" are process-wide.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[path = "common/children.rs"]
 mod children;
 
-use children::{assert_no_children, fd_count};
-
-/// Runs `test`, then checks it left no child and no fd behind.
-fn clean(test: impl FnOnce()) {
-    let _serial = serial();
-    let fds = fd_count();
-    test();
-    assert_no_children();
-    assert_eq!(fd_count(), fds, "fds leaked");
-}
+use children::clean;
 
 fn demo() -> Builder {
     ProcessPool::builder(&Jobs::new()).worker_program(DEMO)

@@ -3,7 +3,6 @@
 //! the SIGCHLD handler it installs is process-wide. Each test checks that no child is left
 //! unreaped and that the fd count is back where it started (so the tests run one at a time).
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use spindle::process::Command;
@@ -12,20 +11,7 @@ use spindle::runtime::Builder;
 #[path = "common/children.rs"]
 mod children;
 
-use children::{assert_no_children, fd_count};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn clean(test: impl FnOnce()) {
-    let _serial = serial();
-    let fds = fd_count();
-    test();
-    assert_no_children();
-    assert_eq!(fd_count(), fds, "fds leaked");
-}
+use children::clean;
 
 /// A missed SIGCHLD would make a wait hang: fail the test instead.
 const DEADLINE: Duration = Duration::from_secs(10);

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -125,12 +125,6 @@ fn size(ci: usize, full_size: usize) -> usize {
     }
 }
 
-/// One stress test at a time: heap counts, fds and children are process-wide.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Aborts the process with a message if not dropped within `limit`: a hang becomes a
 /// failure that says where, not a CI job that never ends. (A guard, not a timing claim.)
 struct Watchdog(Option<mpsc::Sender<()>>);
@@ -188,7 +182,8 @@ impl Rng {
 #[path = "common/children.rs"]
 mod children;
 
-use children::{assert_no_children, fd_count};
+// One stress test at a time (`serial`): heap counts, fds and children are process-wide.
+use children::{assert_no_children, fd_count, serial};
 
 /// Our child processes, from every thread's `children` list (the pool forks from its
 /// supervisor thread).

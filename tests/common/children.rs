@@ -24,3 +24,18 @@ pub fn assert_no_children() {
     assert_eq!(ret, -1, "a child is left: waitpid(-1) returned {ret}");
     assert_eq!(err.raw_os_error(), Some(libc::ECHILD), "{err}");
 }
+
+/// One test at a time: fd counts and "no child left" are process-wide.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `test` alone (see [`serial`]), then checks it left no child and no fd behind.
+pub fn clean(test: impl FnOnce()) {
+    let _serial = serial();
+    let fds = fd_count();
+    test();
+    assert_no_children();
+    assert_eq!(fd_count(), fds, "fds leaked");
+}
