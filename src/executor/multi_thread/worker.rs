@@ -128,24 +128,76 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
     let _clear = ClearOnExit;
 
     let config = &shared.config;
+    let mut driver_turns = DriverTurns::new(config.event_interval);
     while !shared.shutdown.load(Acquire) {
         let tick = with_core(|core| {
             core.tick = core.tick.wrapping_add(1);
             core.tick
         });
-        if tick % config.event_interval == 0 {
+        if driver_turns.due(tick) {
             match &shared.trace {
                 None => {
                     shared.driver.poll_events();
                 }
                 Some(trace) => trace.reactor_turn(index, || shared.driver.poll_events()),
             }
+            driver_turns.turned(tick, config.event_interval);
         }
         let task = next_task(&shared, index, tick).or_else(|| steal_work(&shared, index));
         match task {
             Some(task) => run_task(&shared, index, task),
             None => park(&shared, index),
         }
+    }
+}
+
+/// How long a busy worker may go without letting the driver dispatch I/O and timers, when
+/// its polls are long: a tenth of a timer-wheel tick, so timers are not late by much more
+/// than the tick itself. With short polls, `event_interval` polls come first.
+#[cfg(not(loom))]
+const DRIVER_TURN_PERIOD: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// When a busy worker next turns the driver: after `event_interval` polls at most (61, as
+/// tokio), sooner if polls are long enough that those would take more than
+/// `DRIVER_TURN_PERIOD`. Without it, four tasks polling for 50 µs each kept timers waiting
+/// 3 ms for a turn. Under loom, whose models must not depend on the clock, the fixed count.
+struct DriverTurns {
+    next_tick: u32,
+    /// When and at which tick the driver last turned.
+    #[cfg(not(loom))]
+    last: (std::time::Instant, u32),
+}
+
+impl DriverTurns {
+    fn new(event_interval: u32) -> DriverTurns {
+        DriverTurns {
+            next_tick: event_interval,
+            #[cfg(not(loom))]
+            last: (std::time::Instant::now(), 0),
+        }
+    }
+
+    fn due(&self, tick: u32) -> bool {
+        // Wrapping: `tick` counts on past `u32::MAX`.
+        tick.wrapping_sub(self.next_tick) as i32 >= 0
+    }
+
+    /// The driver turned at `tick`: schedule the next turn.
+    fn turned(&mut self, tick: u32, event_interval: u32) {
+        #[cfg(loom)]
+        let polls = event_interval;
+        #[cfg(not(loom))]
+        let polls = {
+            let now = std::time::Instant::now();
+            let (last, last_tick) = self.last;
+            self.last = (now, tick);
+            let polls_since = u128::from(tick.wrapping_sub(last_tick).max(1));
+            let nanos_per_poll =
+                (now.saturating_duration_since(last).as_nanos() / polls_since).max(1);
+            let polls_per_period = DRIVER_TURN_PERIOD.as_nanos() / nanos_per_poll;
+            polls_per_period.clamp(1, u128::from(event_interval)) as u32
+        };
+        self.next_tick = tick.wrapping_add(polls);
     }
 }
 
