@@ -49,21 +49,11 @@ impl<F: Future> Future for Counted<F> {
     }
 }
 
-/// Raises the soft fd limit to the hard one (tests below need a few thousand fds).
-fn raise_fd_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        limit.rlim_cur = limit.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-    }
-    limit.rlim_cur
-}
+// Tests below need a few thousand fds.
+#[path = "common/fd_limit.rs"]
+mod fd_limit;
+
+use fd_limit::raise_fd_limit;
 
 /// Connects `n` loopback pairs: (runtime side, std peer side).
 async fn connect_pairs(n: usize) -> Vec<(TcpStream, std::net::TcpStream)> {

@@ -173,21 +173,7 @@ fn loom_remote_wake_racing_with_two_workers_parking() {
 /// forever (mutation-checked).
 #[test]
 fn loom_local_spawn_racing_with_the_peer_parking_is_seen() {
-    bounded(2).check(|| {
-        let rt = two_workers();
-        let child_ran = Arc::new(AtomicBool::new(false));
-        let parent = rt.spawn({
-            let child_ran = child_ran.clone();
-            async move {
-                let flag = child_ran.clone();
-                drop(crate::spawn(async move { flag.store(true, SeqCst) }));
-                while !child_ran.load(SeqCst) {
-                    thread::yield_now();
-                }
-            }
-        });
-        rt.block_on(parent).unwrap();
-    });
+    bounded(2).check(|| spawn_children_then_wait_in_the_poll_for_the_last(1));
 }
 
 /// Two local spawns racing with the peer parking: the parent stays in its poll until the
@@ -196,22 +182,28 @@ fn loom_local_spawn_racing_with_the_peer_parking_is_seen() {
 /// `yield_many` 16 % faster), fails this model: the second child is never run.
 #[test]
 fn loom_second_local_spawn_skipping_the_notify_is_still_run() {
-    bounded(1).check(|| {
-        let rt = two_workers();
-        let second_ran = Arc::new(AtomicBool::new(false));
-        let parent = rt.spawn({
-            let second_ran = second_ran.clone();
-            async move {
+    bounded(1).check(|| spawn_children_then_wait_in_the_poll_for_the_last(2));
+}
+
+/// On two workers, a task spawns `children` tasks onto its own worker's queue, then stays in
+/// its poll until the last one has run: only the peer worker can run it.
+fn spawn_children_then_wait_in_the_poll_for_the_last(children: usize) {
+    let rt = two_workers();
+    let last_ran = Arc::new(AtomicBool::new(false));
+    let parent = rt.spawn({
+        let last_ran = last_ran.clone();
+        async move {
+            for _ in 1..children {
                 drop(crate::spawn(async {}));
-                let flag = second_ran.clone();
-                drop(crate::spawn(async move { flag.store(true, SeqCst) }));
-                while !second_ran.load(SeqCst) {
-                    thread::yield_now();
-                }
             }
-        });
-        rt.block_on(parent).unwrap();
+            let flag = last_ran.clone();
+            drop(crate::spawn(async move { flag.store(true, SeqCst) }));
+            while !last_ran.load(SeqCst) {
+                thread::yield_now();
+            }
+        }
     });
+    rt.block_on(parent).unwrap();
 }
 
 /// The foundation's T1/T2/T3 property on two workers, reduced to one idle task (T1) and the

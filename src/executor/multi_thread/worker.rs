@@ -127,8 +127,7 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
     }
     let _clear = ClearOnExit;
 
-    let config = &shared.config;
-    let mut driver_turns = DriverTurns::new(config.event_interval);
+    let mut driver_turns = DriverTurns::new(shared.config.event_interval);
     while !shared.shutdown.load(Acquire) {
         let tick = with_core(|core| {
             core.tick = core.tick.wrapping_add(1);
@@ -141,7 +140,7 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
                 }
                 Some(trace) => trace.reactor_turn(index, || shared.driver.poll_events()),
             }
-            driver_turns.turned(tick, config.event_interval);
+            driver_turns.turned(tick);
         }
         let task = next_task(&shared, index, tick).or_else(|| steal_work(&shared, index));
         match task {
@@ -162,6 +161,8 @@ const DRIVER_TURN_PERIOD: std::time::Duration = std::time::Duration::from_micros
 /// `DRIVER_TURN_PERIOD`. Without it, four tasks polling for 50 µs each kept timers waiting
 /// 3 ms for a turn. Under loom, whose models must not depend on the clock, the fixed count.
 struct DriverTurns {
+    /// The most polls between two turns (`Builder::event_interval`).
+    event_interval: u32,
     next_tick: u32,
     /// When and at which tick the driver last turned.
     #[cfg(not(loom))]
@@ -171,6 +172,7 @@ struct DriverTurns {
 impl DriverTurns {
     fn new(event_interval: u32) -> DriverTurns {
         DriverTurns {
+            event_interval,
             next_tick: event_interval,
             #[cfg(not(loom))]
             last: (std::time::Instant::now(), 0),
@@ -183,9 +185,9 @@ impl DriverTurns {
     }
 
     /// The driver turned at `tick`: schedule the next turn.
-    fn turned(&mut self, tick: u32, event_interval: u32) {
+    fn turned(&mut self, tick: u32) {
         #[cfg(loom)]
-        let polls = event_interval;
+        let polls = self.event_interval;
         #[cfg(not(loom))]
         let polls = {
             let now = std::time::Instant::now();
@@ -195,7 +197,7 @@ impl DriverTurns {
             let nanos_per_poll =
                 (now.saturating_duration_since(last).as_nanos() / polls_since).max(1);
             let polls_per_period = DRIVER_TURN_PERIOD.as_nanos() / nanos_per_poll;
-            polls_per_period.clamp(1, u128::from(event_interval)) as u32
+            polls_per_period.clamp(1, u128::from(self.event_interval)) as u32
         };
         self.next_tick = tick.wrapping_add(polls);
     }
