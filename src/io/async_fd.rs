@@ -8,7 +8,7 @@ use std::task::{ready, Context, Poll};
 
 use mio::unix::SourceFd;
 
-use crate::reactor::registration::Registration;
+use crate::reactor::registration::{poll_waiter, Registration};
 use crate::reactor::scheduled_io::{Direction, ReadyEvent};
 
 /// The readiness an [`AsyncFd`] is registered for.
@@ -146,7 +146,9 @@ impl<T: AsRawFd> AsyncFd<T> {
         }))
     }
 
-    /// Polls for readability. On `Ready`, the guard says the fd *may* be readable.
+    /// Polls for readability. On `Ready`, the guard says the fd *may* be readable. On
+    /// `Pending`, only the waker of the most recent `poll_read_ready` call is woken (use
+    /// [`readable`](Self::readable) for several waiting tasks).
     pub fn poll_read_ready(
         &self,
         cx: &mut Context<'_>,
@@ -162,20 +164,30 @@ impl<T: AsRawFd> AsyncFd<T> {
         self.poll_ready(cx, Direction::Write)
     }
 
-    /// Waits until the fd may be readable.
+    /// Waits until the fd may be readable. Any number of tasks may wait at once; each is
+    /// woken when readiness arrives.
     ///
     /// # Errors
     /// If the runtime shut down.
     pub async fn readable(&self) -> io::Result<AsyncFdReadyGuard<'_, T>> {
-        poll_fn(|cx| self.poll_read_ready(cx)).await
+        self.ready(Direction::Read).await
     }
 
-    /// Waits until the fd may be writable.
+    /// Waits until the fd may be writable. Any number of tasks may wait at once.
     ///
     /// # Errors
     /// If the runtime shut down.
     pub async fn writable(&self) -> io::Result<AsyncFdReadyGuard<'_, T>> {
-        poll_fn(|cx| self.poll_write_ready(cx)).await
+        self.ready(Direction::Write).await
+    }
+
+    async fn ready(&self, direction: Direction) -> io::Result<AsyncFdReadyGuard<'_, T>> {
+        let mut waiter = self.registration.waiter(direction);
+        let event = poll_fn(|cx| poll_waiter(&mut waiter, cx)).await?;
+        Ok(AsyncFdReadyGuard {
+            fd: self,
+            event: Some(event),
+        })
     }
 
     /// Waits for `interest` (readable if it includes readable, else writable), then runs

@@ -36,6 +36,7 @@
 pub(crate) mod registration;
 pub(crate) mod scheduled_io;
 pub(crate) mod slab;
+pub(crate) mod waiters;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -52,6 +53,10 @@ use crate::time::wheel::{TimerWheel, MAX_TICK};
 
 use scheduled_io::Ready;
 use slab::IoSlab;
+
+/// What every I/O resource returns, and every timer panics with, once its runtime's driver
+/// has shut down.
+pub(crate) const SHUTDOWN_MESSAGE: &str = "the runtime owning this resource has shut down";
 
 /// The token of the driver's own `mio::Waker`; slab tokens never have the top bit set.
 const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);

@@ -6,8 +6,10 @@ use std::task::{ready, Context, Poll};
 
 use mio::event::Source;
 
-use super::scheduled_io::{Direction, ReadyEvent, ScheduledIo, Shutdown};
-use super::Handle;
+use super::scheduled_io::{
+    Direction, ReadinessWaiter, ReadyEvent, ScheduledIo, Shutdown, WaiterRef,
+};
+use super::{Handle, SHUTDOWN_MESSAGE};
 use crate::loom::sync::Arc;
 
 /// A registered source's slot in the reactor. Dropping it frees the slot.
@@ -18,8 +20,9 @@ pub(crate) struct Registration {
     token: mio::Token,
 }
 
-fn shutdown_error() -> io::Error {
-    io::Error::other("the spindle runtime owning this I/O resource has shut down")
+/// The error every I/O resource returns once its runtime's driver has shut down.
+pub(crate) fn shutdown_error() -> io::Error {
+    io::Error::other(SHUTDOWN_MESSAGE)
 }
 
 impl Registration {
@@ -42,7 +45,9 @@ impl Registration {
             sources.slab.insert(io.clone())?
         };
         if let Err(error) = handle.registry().register(source, token, interest) {
-            handle.sources().slab.remove(token);
+            // Bound to a name so that it drops after the lock (`io` holds another count).
+            let removed = handle.sources().slab.remove(token);
+            drop(removed);
             return Err(error);
         }
         Ok(Registration { handle, io, token })
@@ -53,14 +58,15 @@ impl Registration {
         self.handle.registry().deregister(source)
     }
 
-    /// Ready in `direction`, or `Pending` with the task's waker stored.
+    /// Ready in `direction`, or `Pending` with the task's waker in the direction's `poll_*`
+    /// slot (the last poller's waker is the one woken, as in tokio).
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
         self.io
-            .poll_ready(cx, direction)
+            .poll_ready(cx, direction, WaiterRef::Polled)
             .map_err(|Shutdown| shutdown_error())
     }
 
@@ -69,21 +75,47 @@ impl Registration {
         self.io.clear_readiness(event);
     }
 
+    /// A readiness future's waiter for `direction`: any number of them wait at once.
+    pub(crate) fn waiter(&self, direction: Direction) -> ReadinessWaiter<'_> {
+        ReadinessWaiter::new(&self.io, direction)
+    }
+
     /// Waits until ready in `direction`.
     pub(crate) async fn readiness(&self, direction: Direction) -> io::Result<ReadyEvent> {
-        poll_fn(|cx| self.poll_ready(cx, direction)).await
+        let mut waiter = self.waiter(direction);
+        poll_fn(|cx| poll_waiter(&mut waiter, cx)).await
     }
 
     /// Runs `operation` when the source is ready in `direction`, until it does not return
-    /// `WouldBlock`. Its readiness is cleared on each `WouldBlock`.
+    /// `WouldBlock`. Its readiness is cleared on each `WouldBlock`. The waker goes to the
+    /// direction's `poll_*` slot.
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        operation: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_with(cx, |cx| self.poll_ready(cx, direction), operation)
+    }
+
+    /// The `async` form of [`poll_io`](Self::poll_io), with its own waiter entry.
+    pub(crate) async fn async_io<R>(
+        &self,
+        direction: Direction,
+        mut operation: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut waiter = self.waiter(direction);
+        poll_fn(|cx| self.poll_io_with(cx, |cx| poll_waiter(&mut waiter, cx), &mut operation)).await
+    }
+
+    fn poll_io_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut poll_ready: impl FnMut(&mut Context<'_>) -> Poll<io::Result<ReadyEvent>>,
         mut operation: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         loop {
-            let event = ready!(self.poll_ready(cx, direction))?;
+            let event = ready!(poll_ready(cx))?;
             // A source that is always ready must not keep the task from yielding.
             ready!(crate::task::coop::poll_proceed(cx));
             match operation() {
@@ -93,15 +125,6 @@ impl Registration {
                 result => return Poll::Ready(result),
             }
         }
-    }
-
-    /// The `async` form of [`poll_io`](Self::poll_io).
-    pub(crate) async fn async_io<R>(
-        &self,
-        direction: Direction,
-        mut operation: impl FnMut() -> io::Result<R>,
-    ) -> io::Result<R> {
-        poll_fn(|cx| self.poll_io(cx, direction, &mut operation)).await
     }
 
     /// Runs `operation` once if the source looks ready, without waiting.
@@ -125,9 +148,19 @@ impl Registration {
     }
 }
 
+/// [`ReadinessWaiter::poll_ready`] with the shutdown as an `io::Error`.
+pub(crate) fn poll_waiter(
+    waiter: &mut ReadinessWaiter<'_>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<ReadyEvent>> {
+    waiter.poll_ready(cx).map_err(|Shutdown| shutdown_error())
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.handle.sources().slab.remove(self.token);
+        // Bound to a name so that it drops after the lock (`self.io` holds another count).
+        let removed = self.handle.sources().slab.remove(self.token);
+        drop(removed);
     }
 }
 

@@ -26,6 +26,7 @@
 
 use std::task::{Context, Poll, Waker};
 
+use super::waiters::{DirectionWaiters, WaiterKey};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
 
@@ -116,7 +117,7 @@ pub(crate) struct ReadyEvent {
     pub(crate) ready: Ready,
 }
 
-/// The driver was dropped: the source will never become ready again.
+/// The driver was shut down: the source will never become ready again.
 #[derive(Debug)]
 pub(crate) struct Shutdown;
 
@@ -133,17 +134,26 @@ pub(crate) struct ScheduledIo {
 
 #[derive(Debug, Default)]
 struct Waiters {
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    read: DirectionWaiters,
+    write: DirectionWaiters,
 }
 
 impl Waiters {
-    fn slot(&mut self, direction: Direction) -> &mut Option<Waker> {
+    fn of(&mut self, direction: Direction) -> &mut DirectionWaiters {
         match direction {
-            Direction::Read => &mut self.reader,
-            Direction::Write => &mut self.writer,
+            Direction::Read => &mut self.read,
+            Direction::Write => &mut self.write,
         }
     }
+}
+
+/// Where a poll that finds no readiness leaves its waker (see `waiters.rs`).
+#[derive(Debug)]
+pub(crate) enum WaiterRef<'a> {
+    /// The direction's one slot for the `poll_*` API: replaces the previous poller's waker.
+    Polled,
+    /// A readiness future's own entry in the direction's list; `None` until it first waits.
+    Entry(&'a mut Option<WaiterKey>),
 }
 
 fn tick_of(word: usize) -> usize {
@@ -162,7 +172,7 @@ impl ScheduledIo {
         }
     }
 
-    /// Driver side: adds `ready` and bumps the tick, then moves the wakers of the directions
+    /// Driver side: adds `ready` and bumps the tick, then moves every waker of the directions
     /// that became ready into `wakers` (woken by the caller once its locks are released).
     pub(crate) fn set_readiness(&self, ready: Ready, wakers: &mut Vec<Waker>) {
         // Add the bits and bump the tick in one step.
@@ -173,19 +183,17 @@ impl ScheduledIo {
         let mut waiters = self.waiters.lock().unwrap();
         for direction in [Direction::Read, Direction::Write] {
             if ready.intersects(direction.mask()) {
-                if let Some(waker) = waiters.slot(direction).take() {
-                    wakers.push(waker);
-                }
+                waiters.of(direction).take_all(wakers);
             }
         }
     }
 
-    /// Driver side, at shutdown: marks the source dead and wakes both waiters.
+    /// Driver side, at shutdown: marks the source dead and moves every waker into `wakers`.
     pub(crate) fn shutdown(&self, wakers: &mut Vec<Waker>) {
         self.readiness.fetch_or(SHUTDOWN, AcqRel);
         let mut waiters = self.waiters.lock().unwrap();
-        wakers.extend(waiters.reader.take());
-        wakers.extend(waiters.writer.take());
+        waiters.read.take_all(wakers);
+        waiters.write.take_all(wakers);
     }
 
     /// The readiness for `direction` now, if any; stores no waker.
@@ -205,30 +213,53 @@ impl ScheduledIo {
         }
     }
 
-    /// Task side: ready now, or `Pending` with the task's waker stored for `direction`.
+    /// Task side: ready now, or `Pending` with the task's waker stored where `waiter` says.
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        mut waiter: WaiterRef<'_>,
     ) -> Poll<Result<ReadyEvent, Shutdown>> {
         if let ready @ Poll::Ready(_) = self.current(direction) {
             return ready;
         }
         let mut waiters = self.waiters.lock().unwrap();
-        let slot = waiters.slot(direction);
-        match slot {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        let waiters_of = waiters.of(direction);
+        let replaced = match &mut waiter {
+            WaiterRef::Polled => match &waiters_of.polled {
+                Some(stored) if stored.will_wake(cx.waker()) => None,
+                _ => waiters_of.polled.replace(cx.waker().clone()),
+            },
+            WaiterRef::Entry(key) => waiters_of.list.register(key, cx.waker()),
+        };
         // Look again: the driver may have set readiness before we stored the waker, in which
         // case it found no waker to take.
         let second_look = self.current(direction);
-        if second_look.is_ready() {
+        let withdrawn = if second_look.is_ready() {
             // Nobody needs waking for this readiness: do not leave a waker behind to be woken
-            // spuriously by the next event.
-            *waiters.slot(direction) = None;
-        }
+            // spuriously by the next event (or to outlive its future).
+            match waiter {
+                WaiterRef::Polled => waiters_of.polled.take(),
+                WaiterRef::Entry(key) => key.take().and_then(|key| waiters_of.list.remove(key)),
+            }
+        } else {
+            None
+        };
+        // Wakers leave only after the lock: a waker's drop may free a runtime whose driver's
+        // shutdown takes this lock.
+        drop(waiters);
+        drop(replaced);
+        drop(withdrawn);
         second_look
+    }
+
+    /// Task side: the readiness future whose entry `key` names stops waiting (it completed or
+    /// was dropped). Its waker, if still stored, is dropped after the lock is released.
+    pub(crate) fn remove_waiter(&self, direction: Direction, key: WaiterKey) {
+        let mut waiters = self.waiters.lock().unwrap();
+        let removed = waiters.of(direction).list.remove(key);
+        drop(waiters);
+        drop(removed);
     }
 
     /// Task side, after an operation returned `WouldBlock`: clears what `event` saw, unless
@@ -242,11 +273,69 @@ impl ScheduledIo {
             Some(word & !clear.0)
         });
     }
+}
 
-    /// Drops a stored waker (the waiting future went away).
-    #[allow(dead_code)] // used by the loom models and kept for futures that stop waiting
-    pub(crate) fn clear_waiter(&self, direction: Direction) {
-        *self.waiters.lock().unwrap().slot(direction) = None;
+/// One readiness future's place among its source's waiters (see `waiters.rs`). Dropping it
+/// (the future completed or was cancelled) removes its entry, so no stored waker outlives the
+/// future.
+#[derive(Debug)]
+pub(crate) struct ReadinessWaiter<'a> {
+    io: &'a ScheduledIo,
+    direction: Direction,
+    /// The entry, once the future has waited.
+    key: Option<WaiterKey>,
+}
+
+impl<'a> ReadinessWaiter<'a> {
+    pub(crate) fn new(io: &'a ScheduledIo, direction: Direction) -> ReadinessWaiter<'a> {
+        ReadinessWaiter {
+            io,
+            direction,
+            key: None,
+        }
+    }
+
+    /// Ready now, or `Pending` with the task's waker in this waiter's entry.
+    pub(crate) fn poll_ready(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<ReadyEvent, Shutdown>> {
+        self.io
+            .poll_ready(cx, self.direction, WaiterRef::Entry(&mut self.key))
+    }
+}
+
+impl Drop for ReadinessWaiter<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.io.remove_waiter(self.direction, key);
+        }
+    }
+}
+
+/// For the tests and models: what is stored, and the old single slot's cancel.
+#[cfg(test)]
+impl ScheduledIo {
+    /// Readiness futures waiting in `direction`.
+    pub(crate) fn waiting_futures(&self, direction: Direction) -> usize {
+        self.waiters.lock().unwrap().of(direction).list.len()
+    }
+
+    /// Drops the `poll_*` slot's waker (after the lock), as the single-slot design's
+    /// `clear_waiter` did.
+    #[allow(dead_code)] // the loom models only
+    pub(crate) fn clear_polled_waiter(&self, direction: Direction) {
+        let mut waiters = self.waiters.lock().unwrap();
+        let cleared = waiters.of(direction).polled.take();
+        drop(waiters);
+        drop(cleared);
+    }
+
+    /// Takes and releases the waiter lock: a model's waker does this in its `Drop`, so a
+    /// waker dropped under the lock deadlocks the model.
+    #[allow(dead_code)] // the loom models only
+    pub(crate) fn touch_waiter_lock(&self) {
+        drop(self.waiters.lock().unwrap());
     }
 }
 
@@ -262,7 +351,10 @@ impl ScheduledIo {
         if let ready @ Poll::Ready(_) = self.current(direction) {
             return ready;
         }
-        *self.waiters.lock().unwrap().slot(direction) = Some(cx.waker().clone());
+        let mut waiters = self.waiters.lock().unwrap();
+        let replaced = waiters.of(direction).polled.replace(cx.waker().clone());
+        drop(waiters);
+        drop(replaced);
         Poll::Pending
     }
 
@@ -293,7 +385,9 @@ mod tests {
         let counter = StdArc::new(CountingWaker(StdAtomicUsize::new(0)));
         let waker = Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        assert!(io
+            .poll_ready(&mut cx, Direction::Read, WaiterRef::Polled)
+            .is_pending());
         let mut wakers = Vec::new();
         io.set_readiness(Ready::WRITABLE, &mut wakers);
         assert!(
@@ -313,17 +407,23 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut wakers = Vec::new();
         io.set_readiness(Ready::READABLE, &mut wakers);
-        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
+        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read, WaiterRef::Polled)
+        else {
             panic!("readable was set");
         };
         io.set_readiness(Ready::READABLE, &mut wakers); // arrives before the clear
         io.clear_readiness(seen);
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
-        let Poll::Ready(Ok(latest)) = io.poll_ready(&mut cx, Direction::Read) else {
+        assert!(io
+            .poll_ready(&mut cx, Direction::Read, WaiterRef::Polled)
+            .is_ready());
+        let Poll::Ready(Ok(latest)) = io.poll_ready(&mut cx, Direction::Read, WaiterRef::Polled)
+        else {
             unreachable!()
         };
         io.clear_readiness(latest);
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        assert!(io
+            .poll_ready(&mut cx, Direction::Read, WaiterRef::Polled)
+            .is_pending());
     }
 
     #[test]
@@ -332,10 +432,137 @@ mod tests {
         let waker = Waker::from(StdArc::new(CountingWaker(StdAtomicUsize::new(0))));
         let mut cx = Context::from_waker(&waker);
         io.set_readiness(Ready::READABLE | Ready::READ_CLOSED, &mut Vec::new());
-        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
+        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read, WaiterRef::Polled)
+        else {
             panic!("readable was set");
         };
         io.clear_readiness(seen);
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+        assert!(io
+            .poll_ready(&mut cx, Direction::Read, WaiterRef::Polled)
+            .is_ready());
+    }
+
+    /// A waker that records, when dropped, whether its source's waiter lock was free.
+    struct LockProbe {
+        io: StdArc<ScheduledIo>,
+        dropped_unlocked: StdArc<StdAtomicUsize>,
+    }
+    impl Wake for LockProbe {
+        fn wake(self: StdArc<Self>) {}
+    }
+    impl Drop for LockProbe {
+        fn drop(&mut self) {
+            if self.io.waiters.try_lock().is_ok() {
+                self.dropped_unlocked.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn lock_probe(io: &StdArc<ScheduledIo>) -> (Waker, StdArc<StdAtomicUsize>) {
+        let dropped_unlocked = StdArc::new(StdAtomicUsize::new(0));
+        let waker = Waker::from(StdArc::new(LockProbe {
+            io: io.clone(),
+            dropped_unlocked: dropped_unlocked.clone(),
+        }));
+        (waker, dropped_unlocked)
+    }
+
+    #[test]
+    fn every_readiness_future_is_woken() {
+        let io = ScheduledIo::new();
+        let counter = StdArc::new(CountingWaker(StdAtomicUsize::new(0)));
+        let wakers: Vec<Waker> = (0..3).map(|_| Waker::from(counter.clone())).collect();
+        let mut keys = [None; 3];
+        for (waker, key) in wakers.iter().zip(&mut keys) {
+            let mut cx = Context::from_waker(waker);
+            let entry = WaiterRef::Entry(key);
+            assert!(io.poll_ready(&mut cx, Direction::Read, entry).is_pending());
+        }
+        assert_eq!(io.waiting_futures(Direction::Read), 3);
+        let mut woken = Vec::new();
+        io.set_readiness(Ready::READABLE, &mut woken);
+        assert_eq!(
+            woken.len(),
+            3,
+            "one event wakes every waiter of its direction"
+        );
+        woken.into_iter().for_each(Waker::wake);
+        assert_eq!(counter.0.load(Ordering::SeqCst), 3);
+        assert_eq!(io.waiting_futures(Direction::Read), 0);
+    }
+
+    #[test]
+    fn a_removed_entry_is_not_woken() {
+        let io = ScheduledIo::new();
+        let waker = Waker::from(StdArc::new(CountingWaker(StdAtomicUsize::new(0))));
+        let mut cx = Context::from_waker(&waker);
+        let (mut kept, mut cancelled) = (None, None);
+        let _ = io.poll_ready(&mut cx, Direction::Write, WaiterRef::Entry(&mut cancelled));
+        let _ = io.poll_ready(&mut cx, Direction::Write, WaiterRef::Entry(&mut kept));
+        io.remove_waiter(Direction::Write, cancelled.unwrap());
+        let mut woken = Vec::new();
+        io.set_readiness(Ready::WRITABLE, &mut woken);
+        assert_eq!(woken.len(), 1);
+    }
+
+    /// Regression (issue 11): replacing a stored waker dropped the old one under the waiter
+    /// lock; a waker whose drop frees a runtime, whose driver takes that lock, deadlocked.
+    #[test]
+    fn replaced_and_removed_wakers_are_dropped_after_the_lock() {
+        let io = StdArc::new(ScheduledIo::new());
+        let other = Waker::from(StdArc::new(CountingWaker(StdAtomicUsize::new(0))));
+        let mut cx_other = Context::from_waker(&other);
+        // The poll_* slot: a second poller replaces the first.
+        let (first, unlocked) = lock_probe(&io);
+        let _ = io.poll_ready(
+            &mut Context::from_waker(&first),
+            Direction::Read,
+            WaiterRef::Polled,
+        );
+        drop(first);
+        let _ = io.poll_ready(&mut cx_other, Direction::Read, WaiterRef::Polled);
+        assert_eq!(unlocked.load(Ordering::SeqCst), 1, "replaced in the slot");
+        // A future's entry: re-polled with another waker, then removed.
+        let (first, unlocked) = lock_probe(&io);
+        let mut key = None;
+        let _ = io.poll_ready(
+            &mut Context::from_waker(&first),
+            Direction::Read,
+            WaiterRef::Entry(&mut key),
+        );
+        drop(first);
+        let _ = io.poll_ready(&mut cx_other, Direction::Read, WaiterRef::Entry(&mut key));
+        assert_eq!(unlocked.load(Ordering::SeqCst), 1, "replaced in the entry");
+        let (second, unlocked) = lock_probe(&io);
+        let _ = io.poll_ready(
+            &mut Context::from_waker(&second),
+            Direction::Read,
+            WaiterRef::Entry(&mut key),
+        );
+        drop(second);
+        io.remove_waiter(Direction::Read, key.unwrap());
+        assert_eq!(unlocked.load(Ordering::SeqCst), 1, "removed with its entry");
+    }
+
+    /// Dropping a readiness future's waiter (its future was cancelled) releases its waker at
+    /// once, not at the next event.
+    #[test]
+    fn dropping_a_readiness_waiter_releases_its_waker() {
+        let io = ScheduledIo::new();
+        let counter = StdArc::new(CountingWaker(StdAtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut waiter = ReadinessWaiter::new(&io, Direction::Read);
+        assert!(waiter
+            .poll_ready(&mut Context::from_waker(&waker))
+            .is_pending());
+        drop(waker);
+        assert_eq!(StdArc::strong_count(&counter), 2, "stored");
+        drop(waiter);
+        assert_eq!(
+            StdArc::strong_count(&counter),
+            1,
+            "released with its future"
+        );
+        assert_eq!(io.waiting_futures(Direction::Read), 0);
     }
 }

@@ -36,6 +36,10 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 }
 
 /// Future returned by [`sleep`] and [`sleep_until`]. Dropping it cancels its timer.
+///
+/// # Panics
+/// Polling it after the runtime it was made in has shut down panics with "the runtime owning
+/// this resource has shut down" (tokio's `Sleep` panics likewise): the timer can never fire.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
@@ -66,17 +70,41 @@ impl Sleep {
         self.elapsed
     }
 
-    /// Moves the deadline (earlier or later), whether or not it had passed. The new deadline
-    /// takes effect at the next poll.
+    /// Moves the deadline (earlier or later), whether or not it had passed. A task waiting
+    /// on this sleep stays registered: it is woken at the new deadline (at once if that has
+    /// passed), as in tokio.
     pub fn reset(&mut self, deadline: Instant) {
-        self.cancel();
         self.deadline = deadline;
         self.elapsed = false;
+        let Some(key) = self.key else {
+            return; // not registered yet: the next poll files the new deadline
+        };
+        let mut timers = self.handle.timers();
+        if timers.closed {
+            return; // the next poll reports the shutdown
+        }
+        let due = if Instant::now() >= deadline {
+            // Passed: the next poll completes without an entry; wake the task to make it.
+            self.key = None;
+            timers.wheel.remove(key)
+        } else {
+            let tick = self.handle.deadline_to_tick(deadline);
+            let due = timers.wheel.reset(key, tick);
+            self.handle.timer_inserted(&mut timers, tick);
+            due
+        };
+        drop(timers);
+        if let Some(waker) = due {
+            waker.wake();
+        }
     }
 
     fn cancel(&mut self) {
         if let Some(key) = self.key.take() {
-            self.handle.timers().wheel.remove(key);
+            let mut timers = self.handle.timers();
+            let removed = timers.wheel.remove(key);
+            drop(timers);
+            drop(removed);
         }
     }
 }
@@ -92,28 +120,34 @@ impl Future for Sleep {
         let mut timers = this.handle.timers();
         if timers.closed {
             drop(timers);
-            panic!("a spindle timer was polled after its runtime shut down");
+            panic!("{}", reactor::SHUTDOWN_MESSAGE);
         }
-        let state = match this.key {
+        let (state, replaced) = match this.key {
             Some(key) => timers.wheel.poll(key, cx.waker()),
             None => {
                 if Instant::now() >= this.deadline {
-                    TimerState::Fired // in the past: no entry at all
+                    (TimerState::Fired, None) // in the past: no entry at all
                 } else {
                     let tick = this.handle.deadline_to_tick(this.deadline);
-                    let key = timers.wheel.insert(tick, cx.waker().clone());
+                    let key = timers.wheel.insert(tick, cx.waker());
                     this.key = Some(key);
                     this.handle.timer_inserted(&mut timers, tick);
                     timers.wheel.poll(key, cx.waker())
                 }
             }
         };
+        let removed = match state {
+            TimerState::Pending => None,
+            TimerState::Fired => this.key.take().and_then(|key| timers.wheel.remove(key)),
+        };
+        // Wakers leave only after the lock: a waker's drop may free a runtime whose driver's
+        // shutdown takes this lock.
+        drop(timers);
+        drop(replaced);
+        drop(removed);
         match state {
             TimerState::Pending => Poll::Pending,
             TimerState::Fired => {
-                if let Some(key) = this.key.take() {
-                    timers.wheel.remove(key);
-                }
                 this.elapsed = true;
                 Poll::Ready(())
             }

@@ -159,10 +159,10 @@ impl TimerWheel {
         self.nodes.len() - self.free.len()
     }
 
-    /// Adds a timer for `deadline` (capped at [`MAX_TICK`]). A deadline already processed is
-    /// fired at once: the returned key then polls as [`TimerState::Fired`].
-    pub(crate) fn insert(&mut self, deadline: u64, waker: Waker) -> TimerKey {
-        let deadline = deadline.min(MAX_TICK);
+    /// Adds a timer for `deadline` (capped at [`MAX_TICK`]) that wakes `waker`. A deadline
+    /// already processed is fired at once: the returned key then polls as
+    /// [`TimerState::Fired`].
+    pub(crate) fn insert(&mut self, deadline: u64, waker: &Waker) -> TimerKey {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -179,21 +179,32 @@ impl TimerWheel {
                 index
             }
         };
+        let fired = self.schedule(index, deadline);
+        debug_assert!(fired.is_none(), "a fresh node holds no waker");
         let node = &mut self.nodes[index as usize];
-        node.deadline = deadline;
-        node.waker = Some(waker);
-        let key = TimerKey {
+        if node.state != NodeState::Fired {
+            node.waker = Some(waker.clone());
+        }
+        TimerKey {
             index,
             generation: node.generation,
-        };
+        }
+    }
+
+    /// Files unlinked node `index` for `deadline`, or fires it if that tick was processed.
+    /// Returns the waker of a node fired here (to be woken by the caller after the lock).
+    fn schedule(&mut self, index: u32, deadline: u64) -> Option<Waker> {
+        let deadline = deadline.min(MAX_TICK);
+        let node = &mut self.nodes[index as usize];
+        node.deadline = deadline;
         if deadline <= self.elapsed {
             node.state = NodeState::Fired;
-            node.waker = None;
+            node.waker.take()
         } else {
             self.file(index);
             self.waiting += 1;
+            None
         }
-        key
     }
 
     fn node(&self, key: TimerKey) -> Option<&Node> {
@@ -201,36 +212,56 @@ impl TimerWheel {
         (node.generation == key.generation && node.state != NodeState::Free).then_some(node)
     }
 
-    /// Whether the timer fired; if not, `waker` replaces the stored one.
-    pub(crate) fn poll(&mut self, key: TimerKey, waker: &Waker) -> TimerState {
+    /// Whether the timer fired; if not, `waker` replaces the stored one. The replaced waker
+    /// is returned, to be dropped once the wheel's lock is released.
+    #[must_use = "drop the replaced waker after releasing the lock"]
+    pub(crate) fn poll(&mut self, key: TimerKey, waker: &Waker) -> (TimerState, Option<Waker>) {
         let Some(node) = self.node(key) else {
-            return TimerState::Fired; // already removed: nothing left to wait for
+            return (TimerState::Fired, None); // already removed: nothing left to wait for
         };
         if node.state == NodeState::Fired {
-            return TimerState::Fired;
+            return (TimerState::Fired, None);
         }
         let node = &mut self.nodes[key.index as usize];
-        match &node.waker {
-            Some(stored) if stored.will_wake(waker) => {}
-            _ => node.waker = Some(waker.clone()),
-        }
-        TimerState::Pending
+        let replaced = match &node.waker {
+            Some(stored) if stored.will_wake(waker) => None,
+            _ => node.waker.replace(waker.clone()),
+        };
+        (TimerState::Pending, replaced)
     }
 
-    /// Cancels the timer (if still waiting) and frees its node. O(1).
-    pub(crate) fn remove(&mut self, key: TimerKey) {
-        let Some(node) = self.node(key) else {
-            return;
-        };
+    /// Cancels the timer (if still waiting) and frees its node. O(1). Returns its waker, to
+    /// be dropped once the wheel's lock is released.
+    #[must_use = "drop the removed waker after releasing the lock"]
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<Waker> {
+        let node = self.node(key)?;
         if let NodeState::Waiting { .. } = node.state {
             self.unlink(key.index);
             self.waiting -= 1;
         }
         let node = &mut self.nodes[key.index as usize];
         node.state = NodeState::Free;
-        node.waker = None;
         node.generation = node.generation.wrapping_add(1);
         self.free.push(key.index);
+        node.waker.take()
+    }
+
+    /// Moves the timer to `deadline`, keeping its waker: a task waiting on it is woken at the
+    /// new deadline. A timer that had fired waits again (its task, already woken, stores its
+    /// waker at its next poll). Returns the waker if the new deadline was already processed
+    /// (the timer fired here): the caller wakes it after releasing the lock.
+    #[must_use = "wake the returned waker after releasing the lock"]
+    pub(crate) fn reset(&mut self, key: TimerKey, deadline: u64) -> Option<Waker> {
+        let node = self.node(key)?;
+        match node.state {
+            NodeState::Waiting { .. } => {
+                self.unlink(key.index);
+                self.waiting -= 1;
+            }
+            NodeState::Fired => {}
+            NodeState::Free => unreachable!("`node` resolves only live nodes"),
+        }
+        self.schedule(key.index, deadline)
     }
 
     /// Links node `index` into the slot its deadline belongs in.
@@ -405,7 +436,7 @@ mod tests {
         ];
         let keys: Vec<_> = deadlines
             .iter()
-            .map(|&d| (d, wheel.insert(d, recorder(d, &log))))
+            .map(|&d| (d, wheel.insert(d, &recorder(d, &log))))
             .collect();
         // Step through time unevenly; after each step exactly the due timers have fired.
         let mut now = 0;
@@ -418,8 +449,8 @@ mod tests {
             assert_eq!(fired, expected, "at tick {now}");
         }
         for (_, key) in keys {
-            assert_eq!(wheel.poll(key, &recorder(0, &log)), TimerState::Fired);
-            wheel.remove(key);
+            assert_eq!(wheel.poll(key, &recorder(0, &log)).0, TimerState::Fired);
+            drop(wheel.remove(key));
         }
         assert_eq!(wheel.live_nodes(), 0);
     }
@@ -428,7 +459,7 @@ mod tests {
     fn next_expiration_is_never_later_than_the_earliest_deadline() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut wheel = TimerWheel::new();
-        wheel.insert(5000, recorder(1, &log));
+        wheel.insert(5000, &recorder(1, &log));
         let mut now = 0;
         // Following next_expiration like the driver does reaches the deadline exactly.
         while let Some(next) = wheel.next_expiration() {
@@ -444,21 +475,21 @@ mod tests {
     fn cancel_is_o1_and_frees_the_node() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut wheel = TimerWheel::new();
-        let a = wheel.insert(10, recorder(1, &log));
-        let b = wheel.insert(10, recorder(2, &log));
-        let c = wheel.insert(10, recorder(3, &log));
-        wheel.remove(b);
+        let a = wheel.insert(10, &recorder(1, &log));
+        let b = wheel.insert(10, &recorder(2, &log));
+        let c = wheel.insert(10, &recorder(3, &log));
+        drop(wheel.remove(b));
         assert_eq!(wheel.waiting(), 2);
         run(&mut wheel, 10);
         assert_eq!(*log.lock().unwrap(), vec![1, 3]);
-        wheel.remove(a);
-        wheel.remove(c);
-        wheel.remove(c); // a second remove with a stale key does nothing
+        drop(wheel.remove(a));
+        drop(wheel.remove(c));
+        assert!(wheel.remove(c).is_none()); // a second remove with a stale key does nothing
         assert_eq!(wheel.live_nodes(), 0);
         // A reused node is not reachable through the old key.
-        let d = wheel.insert(20, recorder(4, &log));
-        assert_eq!(wheel.poll(a, &recorder(0, &log)), TimerState::Fired);
-        assert_eq!(wheel.poll(d, &recorder(4, &log)), TimerState::Pending);
+        let d = wheel.insert(20, &recorder(4, &log));
+        assert_eq!(wheel.poll(a, &recorder(0, &log)).0, TimerState::Fired);
+        assert_eq!(wheel.poll(d, &recorder(4, &log)).0, TimerState::Pending);
     }
 
     #[test]
@@ -466,8 +497,8 @@ mod tests {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut wheel = TimerWheel::new();
         run(&mut wheel, 1000);
-        let key = wheel.insert(3, recorder(1, &log));
-        assert_eq!(wheel.poll(key, &recorder(1, &log)), TimerState::Fired);
+        let key = wheel.insert(3, &recorder(1, &log));
+        assert_eq!(wheel.poll(key, &recorder(1, &log)).0, TimerState::Fired);
         assert_eq!(wheel.next_expiration(), None);
     }
 
@@ -478,9 +509,9 @@ mod tests {
         // Start just below a top-level boundary: the awkward case for the level choice.
         run(&mut wheel, WHEEL_RANGE - 1);
         let years = 3 * 365 * 24 * 3600 * 1000u64;
-        let far = wheel.insert(wheel.elapsed() + years, recorder(1, &log));
-        let max = wheel.insert(u64::MAX, recorder(2, &log));
-        let next_range = wheel.insert(WHEEL_RANGE, recorder(3, &log));
+        let far = wheel.insert(wheel.elapsed() + years, &recorder(1, &log));
+        let max = wheel.insert(u64::MAX, &recorder(2, &log));
+        let next_range = wheel.insert(WHEEL_RANGE, &recorder(3, &log));
         let mut now = wheel.elapsed();
         // Jump from expiration to expiration, as an idle driver would.
         let mut steps = 0;
@@ -503,13 +534,42 @@ mod tests {
             "fired at their deadlines, max not yet"
         );
         assert_eq!(
-            wheel.poll(next_range, &recorder(3, &log)),
+            wheel.poll(next_range, &recorder(3, &log)).0,
             TimerState::Fired
         );
-        assert_eq!(wheel.poll(far, &recorder(1, &log)), TimerState::Fired);
-        assert_eq!(wheel.poll(max, &recorder(2, &log)), TimerState::Pending);
+        assert_eq!(wheel.poll(far, &recorder(1, &log)).0, TimerState::Fired);
+        assert_eq!(wheel.poll(max, &recorder(2, &log)).0, TimerState::Pending);
         assert!(wheel.next_expiration().is_some_and(|next| next > now));
-        wheel.remove(max);
+        drop(wheel.remove(max));
         assert_eq!(wheel.next_expiration(), None);
+    }
+
+    #[test]
+    fn reset_keeps_the_waker() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut wheel = TimerWheel::new();
+        let key = wheel.insert(5000, &recorder(1, &log));
+        assert!(wheel.reset(key, 10).is_none());
+        run(&mut wheel, 10);
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![1],
+            "woken at the new, earlier deadline"
+        );
+        // A fired timer reset to a later deadline waits again.
+        assert!(wheel.reset(key, 20).is_none());
+        assert_eq!(wheel.poll(key, &recorder(2, &log)).0, TimerState::Pending);
+        run(&mut wheel, 20);
+        assert_eq!(*log.lock().unwrap(), vec![1, 2]);
+        // Reset to a tick already processed fires at once and hands the waker back.
+        assert!(wheel.reset(key, 50).is_none());
+        let _ = wheel.poll(key, &recorder(3, &log));
+        run(&mut wheel, 30);
+        let due = wheel.reset(key, 25).expect("fired at once");
+        due.wake();
+        assert_eq!(*log.lock().unwrap(), vec![1, 2, 3]);
+        assert_eq!(wheel.waiting(), 0);
+        assert!(wheel.remove(key).is_none(), "its waker was handed out");
+        assert_eq!(wheel.live_nodes(), 0);
     }
 }
