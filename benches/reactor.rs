@@ -10,6 +10,10 @@
 //! - `idle_wakeup`: with up to 10,000 idle connections registered (fewer if the fd limit is
 //!   lower), one byte sent on one of them, its task echoing it, the echo read back: two
 //!   reactor wake-ups per iteration.
+//! - `udp_ping_pong`: 1,000 round trips of a 32-byte datagram between two connected UDP
+//!   sockets, one side an echo task. Every wait is a `recv` future, so this is the one-waiter
+//!   path of the reactor's waiter lists (`tcp_echo` and `idle_wakeup` wait through
+//!   `poll_read`, the per-direction `poll_*` slot).
 //!
 //! Both runtimes are multi-thread with 2 workers (`tokio`: `.enable_all()`), as issue 4 asks.
 //! Before criterion runs, `idle_cpu` reports the CPU an idle runtime uses over 1 s
@@ -32,6 +36,7 @@ const MESSAGE: usize = 100;
 const SPREAD_SLEEPS: u64 = 100_000;
 const TIMEOUTS: usize = 10_000;
 const IDLE_CONNECTIONS: usize = 10_000;
+const PING_PONGS: usize = 1_000;
 
 fn spindle_rt() -> spindle::runtime::Runtime {
     spindle::runtime::Builder::new_multi_thread()
@@ -447,6 +452,73 @@ fn idle_wakeup(c: &mut Criterion) {
     group.finish();
 }
 
+fn udp_ping_pong(c: &mut Criterion) {
+    let mut group = c.benchmark_group("udp_ping_pong");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(PING_PONGS as u64));
+    {
+        use spindle::net::UdpSocket;
+        let rt = spindle_rt();
+        let client = rt.block_on(async {
+            let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            server.connect(client.local_addr().unwrap()).await.unwrap();
+            client.connect(server.local_addr().unwrap()).await.unwrap();
+            spindle::spawn(async move {
+                let mut buf = [0u8; 64];
+                while let Ok(n) = server.recv(&mut buf).await {
+                    if server.send(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            client
+        });
+        group.bench_function("spindle", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut buf = [0u8; 64];
+                    for _ in 0..PING_PONGS {
+                        client.send(&[7; 32]).await.unwrap();
+                        client.recv(&mut buf).await.unwrap();
+                    }
+                })
+            });
+        });
+    }
+    {
+        use tokio::net::UdpSocket;
+        let rt = tokio_rt();
+        let client = rt.block_on(async {
+            let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            server.connect(client.local_addr().unwrap()).await.unwrap();
+            client.connect(server.local_addr().unwrap()).await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 64];
+                while let Ok(n) = server.recv(&mut buf).await {
+                    if server.send(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            client
+        });
+        group.bench_function("tokio", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut buf = [0u8; 64];
+                    for _ in 0..PING_PONGS {
+                        client.send(&[7; 32]).await.unwrap();
+                        client.recv(&mut buf).await.unwrap();
+                    }
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
 fn main() {
     idle_cpu();
     timer_lateness();
@@ -454,5 +526,6 @@ fn main() {
     tcp_echo(&mut criterion);
     timers(&mut criterion);
     idle_wakeup(&mut criterion);
+    udp_ping_pong(&mut criterion);
     criterion.final_summary();
 }

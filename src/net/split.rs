@@ -1,7 +1,7 @@
 //! Read and write halves of a stream socket, one set for [`TcpStream`] and [`UnixStream`].
 //!
-//! A stream socket can be read and written at the same time: the reactor keeps one waker per
-//! direction. So a half is nothing but a way to reach the stream: a shared reference
+//! A stream socket can be read and written at the same time: the reactor keeps the waiters
+//! of each direction apart. So a half is nothing but a way to reach the stream: a shared reference
 //! ([`ReadHalf`], [`WriteHalf`], from `split`) or a shared `Arc` ([`OwnedReadHalf`],
 //! [`OwnedWriteHalf`], from `into_split`, to move into different tasks). The type parameter
 //! says which kind of stream; it defaults to [`TcpStream`].

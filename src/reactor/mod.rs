@@ -17,9 +17,13 @@
 //! - `Handle`: what I/O types and timers hold, shared by all threads: the `mio::Registry`, the
 //!   slab of registered sources (`slab.rs`) and the timer wheel ([`crate::time`]). I/O types
 //!   find it through the runtime they are created in.
-//! - `ScheduledIo` (`scheduled_io.rs`): one per source: readiness bits with a tick, and one
-//!   waker per direction. Its module doc states the two protocols (no lost event, no lost
-//!   wake-up) and names the loom models that check them.
+//! - `ScheduledIo` (`scheduled_io.rs`): one per source: readiness bits with a tick, and the
+//!   waiters of each direction (`waiters.rs`): a list with an entry per waiting readiness
+//!   future (`readable()`, `recv_from`, `accept`, ...: any number of tasks wait on one
+//!   socket), and one slot for the `poll_*` API (`poll_read`, `poll_accept`, ...: the most
+//!   recent poller's waker, as in tokio). Its module doc states the protocols (no lost event,
+//!   no lost wake-up, every waiter woken, no waker dropped under its lock) and names the loom
+//!   models that check them.
 //!
 //! # Invariants
 //! - A stale token (its source deregistered, its slot reused) never wakes the slot's new owner:
@@ -28,10 +32,19 @@
 //!   arrived since (loom model `loom_event_between_would_block_and_clear_is_kept`).
 //! - A task that registers its waker while the driver sets readiness is woken or sees the
 //!   readiness (loom model `loom_readiness_racing_with_waker_registration_is_not_lost`).
-//! - An event wakes only the waiter of the direction it concerns: with 1,000 idle connections
-//!   and one busy one, polls grow with the busy one's messages only (`tests/reactor.rs`).
-//! - When the driver is dropped every waiting task is woken; its I/O then fails with an error
-//!   instead of hanging, and its timers panic with a message naming the cause.
+//! - An event wakes only the waiters of the direction it concerns: with 1,000 idle
+//!   connections and one busy one, polls grow with the busy one's messages only
+//!   (`tests/reactor.rs`).
+//! - An event wakes every waiter of its direction, and a readiness future that is dropped
+//!   removes its waker at once: no stored waker outlives its future (loom model
+//!   `loom_two_waiters_one_event_a_cancel_racing_the_wake` + negative control on the single
+//!   slot; `tests/differential/io.rs`).
+//! - No waker is dropped while a lock of the reactor or the timer wheel is held: each is
+//!   moved out and dropped after the unlock (its drop may free a runtime whose driver takes
+//!   those locks; `scheduled_io.rs`).
+//! - When the driver shuts down every waiting task is woken; its I/O then fails with the
+//!   error `SHUTDOWN_MESSAGE` ("the runtime owning this resource has shut down") instead of
+//!   hanging, and its timers panic with that text (`tests/differential/io.rs`).
 
 pub(crate) mod registration;
 pub(crate) mod scheduled_io;

@@ -1,4 +1,4 @@
-//! One registered source's readiness and its two waiters.
+//! One registered source's readiness and its waiters (a list per direction, `waiters.rs`).
 //!
 //! # The readiness word
 //! `readiness` packs three fields into one atomic so that each transition is one
@@ -7,7 +7,7 @@
 //! | bits   | field      | written by                                                    |
 //! |--------|------------|---------------------------------------------------------------|
 //! | 0..4   | [`Ready`]  | set by the driver on an event, cleared by a task on `WouldBlock` |
-//! | 15     | `SHUTDOWN` | set once, when the driver is dropped                           |
+//! | 15     | `SHUTDOWN` | set once, when the driver shuts down                           |
 //! | 16..32 | tick       | incremented by the driver on every event for this source       |
 //!
 //! # Not losing an event (edge-triggered readiness)
@@ -18,11 +18,22 @@
 //! `loom_event_between_would_block_and_clear_is_kept`).
 //!
 //! # Not losing a wake-up
-//! The driver stores readiness, then takes the waiter under the `waiters` lock. A task that
-//! finds no readiness stores its waker under the same lock and then looks at the readiness
-//! again before returning `Pending`. Whichever takes the lock second sees the other's write
-//! (loom model `loom_readiness_racing_with_waker_registration_is_not_lost`, with a negative
-//! control that skips the second look).
+//! The driver stores readiness, then takes the direction's waiters under the `waiters` lock.
+//! A task that finds no readiness stores its waker under the same lock (in its future's list
+//! entry, or in the `poll_*` slot) and then looks at the readiness again before returning
+//! `Pending`. Whichever takes the lock second sees the other's write (loom model
+//! `loom_readiness_racing_with_waker_registration_is_not_lost`, with a negative control that
+//! skips the second look). An event takes *every* waker of its direction, and a readiness
+//! future that is dropped removes its own ([`ReadinessWaiter`]; loom model
+//! `loom_two_waiters_one_event_a_cancel_racing_the_wake`, with the single slot as its
+//! negative control).
+//!
+//! # No waker dropped under the lock
+//! Dropping a waker may drop the last reference to a task, and with it a runtime and its
+//! driver, whose shutdown takes this source's `waiters` lock. So a waker replaced or removed
+//! under the lock is moved out and dropped after the unlock, in every function here (test
+//! `replaced_and_removed_wakers_are_dropped_after_the_lock`; the loom model's wakers take
+//! the lock in their `Drop`).
 
 use std::task::{Context, Poll, Waker};
 

@@ -16,6 +16,12 @@
 //!   the `timers` bench measures it.
 //! - A deadline in the past completes at the first poll without touching the wheel; one
 //!   years away or at `Duration::MAX` is capped and re-filed, never overflowing.
+//! - [`Sleep::reset`] moves the entry and keeps the waiting task's waker: the task is woken at
+//!   the new deadline (wheel test `reset_keeps_the_waker`, `tests/differential/io.rs`).
+//! - No waker is dropped under the wheel's lock: `poll`, `remove` and `reset` hand a replaced
+//!   or removed waker back, and the caller drops (or wakes) it after the unlock.
+//! - Once the runtime's driver has shut down, polling a `Sleep`, `Interval` or `Timeout` made
+//!   in it panics with "the runtime owning this resource has shut down", as tokio's do.
 //!
 //! ```
 //! use std::time::Duration;
