@@ -302,30 +302,34 @@ fn a_cancelled_readiness_future_releases_its_waker() {
 
 on_both! {
     /// A task awaits a one-hour sleep it shares with this one; once it waits, the sleep is
-    /// reset to 10 ms from now. Returns whether the task finished.
-    fn sleep_reset_while_awaited() -> bool {
-        let sleep = Arc::new(Mutex::new(Box::pin(time::sleep(Duration::from_secs(3600)))));
-        let (waiting_tx, waiting) = sync::oneshot::channel();
-        let shared = sleep.clone();
-        let sleeper = spawn(first_pending(
-            std::future::poll_fn(move |cx| shared.lock().unwrap().as_mut().poll(cx)),
-            move || waiting_tx.send(()).unwrap(),
-        ));
-        waiting.await.unwrap();
-        sleep
-            .lock()
-            .unwrap()
-            .as_mut()
-            .reset(time::Instant::now() + Duration::from_millis(10));
-        time::timeout(BOUND, sleeper).await.is_ok()
+    /// reset to 10 ms from now, or to now. Returns, for each, whether the task finished.
+    fn sleep_reset_while_awaited() -> [bool; 2] {
+        let mut finished = [false; 2];
+        for (reset_to, finished) in [Duration::from_millis(10), Duration::ZERO]
+            .into_iter()
+            .zip(&mut finished)
+        {
+            let sleep = Arc::new(Mutex::new(Box::pin(time::sleep(Duration::from_secs(3600)))));
+            let (waiting_tx, waiting) = sync::oneshot::channel();
+            let shared = sleep.clone();
+            let sleeper = spawn(first_pending(
+                std::future::poll_fn(move |cx| shared.lock().unwrap().as_mut().poll(cx)),
+                move || waiting_tx.send(()).unwrap(),
+            ));
+            waiting.await.unwrap();
+            sleep.lock().unwrap().as_mut().reset(time::Instant::now() + reset_to);
+            *finished = time::timeout(BOUND, sleeper).await.is_ok();
+        }
+        finished
     }
 }
 
-/// `Sleep::reset` keeps the waiting task's waker (before issue 11 the task was never woken).
+/// `Sleep::reset` keeps the waiting task's waker, whether the new deadline is ahead or has
+/// passed (before issue 11 the task was never woken).
 #[test]
 fn sleep_reset_while_a_task_awaits_it_wakes_the_task() {
-    assert!(sleep_reset_while_awaited::tokio());
-    assert!(sleep_reset_while_awaited::spindle());
+    assert_eq!(sleep_reset_while_awaited::tokio(), [true; 2]);
+    assert_eq!(sleep_reset_while_awaited::spindle(), [true; 2]);
 }
 
 /// How one use of a resource after its runtime shut down ended.
