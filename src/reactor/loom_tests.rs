@@ -148,9 +148,10 @@ enum WaitIn {
 
 /// Two tasks wait for readability: `cancelled` first, then `kept`. One readable event
 /// arrives on the driver thread while `cancelled`'s future is dropped on this one. Whatever
-/// the interleaving: `kept` is woken exactly once, `cancelled`'s waker is released (woken or
-/// removed, never left stored), nothing is left in the list, and no waker is dropped under
-/// the waiter lock (the wakers take it in their `Drop`).
+/// the interleaving: once dropped, `cancelled` has no entry left; `kept` is woken exactly
+/// once; `cancelled`'s waker is released (woken or removed, never left stored); nothing is
+/// left in the list; and no waker is dropped under the waiter lock (the wakers take it in
+/// their `Drop`).
 fn two_waiters_one_event_a_cancel_racing_the_wake(wait_in: WaitIn) {
     loom::model(move || {
         let io = Arc::new(ScheduledIo::new());
@@ -171,6 +172,10 @@ fn two_waiters_one_event_a_cancel_racing_the_wake(wait_in: WaitIn) {
         let driver = spawn_event(&io);
         // The cancelled future is dropped, racing with the event.
         drop(cancelled);
+        assert!(
+            io.waiting_futures(Direction::Read) <= 1,
+            "the cancelled future's entry is still stored"
+        );
         if wait_in == WaitIn::OneSlot {
             io.clear_polled_waiter(Direction::Read); // the old design's `clear_waiter`
         }
