@@ -30,8 +30,9 @@
 //!   readiness (loom model `loom_readiness_racing_with_waker_registration_is_not_lost`).
 //! - An event wakes only the waiter of the direction it concerns: with 1,000 idle connections
 //!   and one busy one, polls grow with the busy one's messages only (`tests/reactor.rs`).
-//! - When the driver is dropped every waiting task is woken; its I/O then fails with an error
-//!   instead of hanging, and its timers panic with a message naming the cause.
+//! - When the driver shuts down (at runtime drop, `Driver::shutdown`, both flavours) every
+//!   waiting task is woken; its I/O then fails with an error instead of hanging, and its
+//!   timers panic with a message naming the cause.
 
 pub(crate) mod registration;
 pub(crate) mod scheduled_io;
@@ -248,25 +249,42 @@ impl Park for Driver {
     fn unparker(&self) -> UnparkHandle {
         self.handle.inner.unpark.clone()
     }
+
+    fn shutdown(&mut self) {
+        Driver::shutdown(self);
+    }
 }
 
-impl Drop for Driver {
-    /// Fails every registered source and fires every timer, so that no waiter hangs.
-    fn drop(&mut self) {
+impl Driver {
+    /// Fails every registered source and fires every timer, so that no waiter hangs; later
+    /// registrations are refused and later timer polls panic. The runtime's lifecycle calls
+    /// it at runtime drop (`executor/lifecycle.rs`); `Drop` calls it too. A second call does
+    /// nothing (in particular it takes no source's lock again).
+    pub(crate) fn shutdown(&mut self) {
         let inner = self.handle.inner.clone();
         {
             let mut sources = inner.sources.lock().unwrap();
-            sources.closed = true;
-            for io in sources.slab.iter() {
-                io.shutdown(&mut self.wakers);
+            if !sources.closed {
+                sources.closed = true;
+                for io in sources.slab.iter() {
+                    io.shutdown(&mut self.wakers);
+                }
             }
         }
         {
             let mut timers = inner.timers.lock().unwrap();
-            timers.closed = true;
-            timers.wheel.fire_all(&mut self.wakers);
+            if !timers.closed {
+                timers.closed = true;
+                timers.wheel.fire_all(&mut self.wakers);
+            }
         }
         self.wake_collected();
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 
