@@ -44,7 +44,9 @@ fn runtime_builder_refuses_nul_thread_names_and_impossible_worker_counts() {
         invalid_input(builder.thread_name("a\0b").build(), what);
     }
     invalid_input(
-        Builder::new_multi_thread().worker_threads(usize::MAX).build(),
+        Builder::new_multi_thread()
+            .worker_threads(usize::MAX)
+            .build(),
         "worker_threads(usize::MAX)",
     );
     invalid_input(
