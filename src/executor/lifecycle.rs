@@ -18,7 +18,8 @@
 //! - Shutdown runs once, whoever calls it (the runtime's drop, `shutdown_timeout`, or a
 //!   failed build), and it completes before the runtime's drop returns, whatever else still
 //!   holds the shared state (a `Handle`, a `JoinHandle`, a `Waker`). So no resource of a
-//!   dropped runtime can hang: it errors (tests `differential::runtime::*after_drop*`).
+//!   dropped runtime can hang: it errors (test
+//!   `differential::runtime::a_dropped_runtimes_sockets_and_sleeps_fail_whatever_survives`).
 //! - The driver itself (the `mio::Poll`, or the plain parker) is dropped at shutdown, never
 //!   later from inside a waker's drop: freeing the last task of a dropped runtime frees no
 //!   driver, so it can take no reactor lock (test

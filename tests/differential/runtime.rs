@@ -165,15 +165,33 @@ fn a_stale_waker_of_a_dropped_runtime_does_not_deadlock_another() {
 /// After a multi-thread runtime is dropped while a `Handle` and a `JoinHandle` survive, a
 /// socket made in it, a `Sleep` made in it before the drop, and a `Sleep` made through the
 /// surviving handle after it all fail clearly (error or panic) instead of hanging: the
-/// survivors used to keep the driver alive with nobody turning it. tokio agrees on each.
+/// survivors used to keep the driver alive with nobody turning it. A socket registered and a
+/// task spawned through the surviving handle fail too. The current-thread flavour, which
+/// always shut its driver down, runs the same scenario. tokio agrees on each.
 #[test]
-fn a_dropped_multi_thread_runtimes_socket_and_sleeps_fail_after_drop_whatever_survives() {
-    within("spindle", || {
+fn a_dropped_runtimes_sockets_and_sleeps_fail_whatever_survives() {
+    within("spindle multi-thread", || {
+        spindle_resources_fail_after_drop(
+            spindle::runtime::Builder::new_multi_thread().worker_threads(2),
+        )
+    });
+    within("spindle current-thread", || {
+        spindle_resources_fail_after_drop(&mut spindle::runtime::Builder::new_current_thread())
+    });
+    within("tokio multi-thread", || {
+        tokio_resources_fail_after_drop(
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2),
+        )
+    });
+    within("tokio current-thread", || {
+        tokio_resources_fail_after_drop(&mut tokio::runtime::Builder::new_current_thread())
+    });
+}
+
+fn spindle_resources_fail_after_drop(builder: &mut spindle::runtime::Builder) {
+    {
         let (ours, _peer) = tcp_pair();
-        let rt = spindle::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
+        let rt = builder.build().unwrap();
         let handle = rt.handle().clone();
         let pending = rt.spawn(std::future::pending::<()>());
         let (stream, sleep) = rt.block_on(async {
@@ -206,15 +224,24 @@ fn a_dropped_multi_thread_runtimes_socket_and_sleeps_fail_after_drop_whatever_su
 
         let joined = other.block_on(pending);
         assert!(joined.unwrap_err().is_cancelled());
-        drop(handle);
-    });
-    within("tokio", || {
+
+        // Through the surviving handle: a new socket is refused, a new task cancelled.
+        let (late_socket, _late_peer) = tcp_pair();
+        let registered = {
+            let _entered = handle.enter();
+            spindle::net::TcpStream::from_std(late_socket)
+        };
+        let error = registered.expect_err("spindle: a new socket of a dropped runtime");
+        assert!(error.to_string().contains("shut down"), "spindle: {error}");
+        let late_task = other.block_on(handle.spawn(async { 1 }));
+        assert!(late_task.unwrap_err().is_cancelled());
+    }
+}
+
+fn tokio_resources_fail_after_drop(builder: &mut tokio::runtime::Builder) {
+    {
         let (ours, _peer) = tcp_pair();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = builder.enable_all().build().unwrap();
         let handle = rt.handle().clone();
         let pending = rt.spawn(std::future::pending::<()>());
         let (stream, sleep) = rt.block_on(async {
@@ -242,7 +269,19 @@ fn a_dropped_multi_thread_runtimes_socket_and_sleeps_fail_after_drop_whatever_su
         assert!(polled.is_err(), "tokio: the late sleep panics");
         let joined = other.block_on(pending);
         assert!(joined.unwrap_err().is_cancelled());
-    });
+
+        let (late_socket, _late_peer) = tcp_pair();
+        let registered = {
+            let _entered = handle.enter();
+            tokio::net::TcpStream::from_std(late_socket)
+        };
+        assert!(
+            registered.is_err(),
+            "tokio: a new socket of a dropped runtime"
+        );
+        let late_task = other.block_on(handle.spawn(async { 1 }));
+        assert!(late_task.unwrap_err().is_cancelled());
+    }
 }
 
 // ---------------------------------------------------------------------------------------
