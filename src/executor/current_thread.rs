@@ -91,7 +91,9 @@ pub(crate) struct Config {
 }
 
 impl CurrentThread {
-    #[cfg_attr(not(loom), allow(dead_code))] // outside loom, runtimes park on the reactor
+    /// A runtime parked on a plain `ThreadParker`, with no reactor or blocking pool (the
+    /// builder's runtimes park on the reactor): for unit tests of the scheduler alone.
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn new(config: Config) -> CurrentThread {
         Self::with_park(config, Box::new(ThreadParker::new()), Resources::default())
     }
@@ -297,9 +299,12 @@ impl Shared {
         }
         {
             let mut waiters = self.core_waiters.lock().unwrap();
-            let listed = waiters
-                .iter()
-                .any(|listed| std::ptr::addr_eq(Arc::as_ptr(listed), Arc::as_ptr(waiter)));
+            let listed = waiters.iter().any(|listed| {
+                std::ptr::addr_eq(
+                    std::sync::Arc::as_ptr(listed),
+                    std::sync::Arc::as_ptr(waiter),
+                )
+            });
             if !listed {
                 waiters.push(waiter.clone());
             }

@@ -10,8 +10,6 @@ use super::current_thread::{self, CurrentThread};
 use super::metrics::Metrics;
 use super::multi_thread::{self, MultiThread};
 use super::park::Park;
-#[cfg(loom)]
-use super::park::ThreadParker;
 use super::trace::Trace;
 use crate::loom::sync::Arc;
 use crate::task::{JoinHandle, RefusedTask};
