@@ -640,8 +640,9 @@ fn spawn_local_on_a_thread_that_does_not_drive_the_runtime_panics_at_the_spawn()
 
 /// A thread name with a NUL byte, and more worker threads than can exist, are
 /// `InvalidInput` errors from spindle's `build`; they used to panic inside it. Deliberate
-/// difference: tokio panics for the name (when it names its first thread) and is not run
-/// with `usize::MAX` workers here (it would try to start them).
+/// difference, not run here: tokio 1.54 panics inside `build` on the name (naming its first
+/// thread), leaving the half-built runtime leaked (LeakSanitizer reports it, which would
+/// fail `ci/asan.sh`), and would try to start `usize::MAX` workers.
 #[test]
 fn impossible_builder_settings_are_errors_from_build() {
     for mut builder in [
@@ -656,16 +657,4 @@ fn impossible_builder_settings_are_errors_from_build() {
         .build()
         .unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
-
-    let tokio = catch_unwind(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("a\0b")
-            .build()
-            .map(drop)
-    });
-    assert!(
-        !matches!(tokio, Ok(Ok(()))),
-        "tokio does not build with a NUL in the thread name either"
-    );
 }
