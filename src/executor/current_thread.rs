@@ -60,6 +60,9 @@ pub(crate) struct Shared {
     core: Mutex<Option<Box<Core>>>,
     /// `block_on` callers on other threads waiting for the core, each at most once.
     core_waiters: Mutex<Vec<UnparkHandle>>,
+    /// Loom negative control: `take_core` skips its second look at the core.
+    #[cfg(all(test, loom))]
+    pub(crate) skip_second_look: std::sync::atomic::AtomicBool,
     /// Written only by the thread holding the core.
     counters: WorkerCounters,
     remote_counters: RemoteCounters,
@@ -92,8 +95,9 @@ pub(crate) struct Config {
 
 impl CurrentThread {
     /// A runtime parked on a plain `ThreadParker`, with no reactor or blocking pool (the
-    /// builder's runtimes park on the reactor): for unit tests of the scheduler alone.
-    #[cfg(all(test, not(loom)))]
+    /// builder's runtimes park on the reactor): for unit tests and loom models of the
+    /// scheduler alone.
+    #[cfg(test)]
     pub(crate) fn new(config: Config) -> CurrentThread {
         Self::with_park(config, Box::new(ThreadParker::new()), Resources::default())
     }
@@ -111,6 +115,8 @@ impl CurrentThread {
                 tick: 0,
             }))),
             core_waiters: Mutex::new(Vec::new()),
+            #[cfg(all(test, loom))]
+            skip_second_look: std::sync::atomic::AtomicBool::new(false),
             counters: WorkerCounters::default(),
             remote_counters: RemoteCounters::default(),
             event_interval: config.event_interval.max(1),
@@ -309,6 +315,13 @@ impl Shared {
                 waiters.push(waiter.clone());
             }
         }
+        #[cfg(all(test, loom))]
+        if self
+            .skip_second_look
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return None;
+        }
         // Released between our two looks? Then nobody will unpark us: take it now.
         self.core.lock().unwrap().take()
     }
@@ -499,5 +512,79 @@ mod tests {
             holder.join().unwrap();
         });
         assert_eq!(most_waiters.load(SeqCst), 1);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::thread;
+
+    /// Forgets its value instead of dropping it while a panic unwinds: once loom reports a
+    /// deadlock (the negative control), the model's objects can no longer be dropped (their
+    /// loom parts panic), and a panic in a destructor would abort the test binary.
+    struct ForgetOnUnwind<T>(Option<T>);
+
+    impl<T> Drop for ForgetOnUnwind<T> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                std::mem::forget(self.0.take());
+            }
+        }
+    }
+
+    impl<T> std::ops::Deref for ForgetOnUnwind<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            self.0.as_ref().expect("present until dropped")
+        }
+    }
+
+    /// The hand-off of the core between two `block_on` callers: one thread holds the core
+    /// and releases it while the other looks for it, registers in `core_waiters`
+    /// (deduplicated) and parks; the waiter must end up with the core in every
+    /// interleaving, or the model deadlocks.
+    fn core_hand_off(skip_second_look: bool) {
+        loom::model(move || {
+            let rt = ForgetOnUnwind(Some(CurrentThread::new(Config {
+                event_interval: DEFAULT_EVENT_INTERVAL,
+                global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
+                trace: false,
+            })));
+            let shared = ForgetOnUnwind(Some(rt.shared().clone()));
+            shared
+                .skip_second_look
+                .store(skip_second_look, std::sync::atomic::Ordering::Relaxed);
+            let parker = ForgetOnUnwind(Some(ThreadParker::new()));
+            let unparker = ForgetOnUnwind(Some(parker.unparker()));
+            let held = shared.take_core(&unparker).expect("nobody holds it yet");
+            let holder = {
+                let shared = (*shared).clone();
+                ForgetOnUnwind(Some(thread::spawn(move || shared.release_core(held))))
+            };
+            let mut parker = parker;
+            let core = loop {
+                if let Some(core) = shared.take_core(&unparker) {
+                    break core;
+                }
+                parker.0.as_mut().expect("present").park(None);
+            };
+            shared.release_core(core);
+            let mut holder = holder;
+            holder.0.take().expect("present").join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_a_waiting_block_on_is_handed_the_core() {
+        core_hand_off(false);
+    }
+
+    /// The negative control: without the second look after registering, a release between
+    /// the first look and the registration leaves the waiter parked for ever.
+    #[test]
+    #[should_panic(expected = "deadlock")]
+    fn loom_a_waiting_block_on_is_handed_the_core_negative_control() {
+        core_hand_off(true);
     }
 }
