@@ -36,6 +36,26 @@ fn runtime_builder_refuses_zeros() {
 }
 
 #[test]
+fn runtime_builder_refuses_nul_thread_names_and_impossible_worker_counts() {
+    for (what, mut builder) in [
+        ("current-thread", Builder::new_current_thread()),
+        ("multi-thread", Builder::new_multi_thread()),
+    ] {
+        invalid_input(builder.thread_name("a\0b").build(), what);
+    }
+    invalid_input(
+        Builder::new_multi_thread()
+            .worker_threads(usize::MAX)
+            .build(),
+        "worker_threads(usize::MAX)",
+    );
+    invalid_input(
+        Builder::new_multi_thread().worker_threads(1 << 16).build(),
+        "worker_threads(65536)",
+    );
+}
+
+#[test]
 fn runtime_with_absurd_durations_builds_and_runs() {
     let rt = Builder::new_multi_thread()
         .worker_threads(1)

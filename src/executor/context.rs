@@ -1,6 +1,10 @@
 //! Per-thread runtime context: which runtime `spindle::spawn` targets, and whether this thread
 //! is already driving a scheduler (so a nested `block_on` can be refused instead of
 //! deadlocking).
+//!
+//! Every access goes through `try_with`: code running in a thread-local destructor (a waker
+//! woken or a runtime dropped there) may find these thread-locals already gone, and a panic
+//! there aborts the process. Gone reads as "no runtime here".
 
 use std::cell::{Cell, RefCell};
 
@@ -15,6 +19,8 @@ crate::loom::thread_local! {
 #[must_use = "the runtime is current only while the guard lives"]
 pub struct EnterGuard {
     previous: Option<Handle>,
+    /// `false` if this thread's context was already destroyed (nothing to restore).
+    entered: bool,
 }
 
 impl std::fmt::Debug for EnterGuard {
@@ -24,17 +30,29 @@ impl std::fmt::Debug for EnterGuard {
 }
 
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
-    let previous = CURRENT.with(|current| current.borrow_mut().replace(handle));
-    EnterGuard { previous }
+    match CURRENT.try_with(|current| current.borrow_mut().replace(handle)) {
+        Ok(previous) => EnterGuard {
+            previous,
+            entered: true,
+        },
+        Err(_) => EnterGuard {
+            previous: None,
+            entered: false,
+        },
+    }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
+        if !self.entered {
+            return;
+        }
         let previous = self.previous.take();
         // Swap out, then drop the old handle outside the borrow: dropping a handle may drop a
         // runtime, whose tasks' destructors may look at the context again.
-        let _entered =
-            CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
+        let _entered = CURRENT
+            .try_with(|current| std::mem::replace(&mut *current.borrow_mut(), previous))
+            .ok();
     }
 }
 
@@ -46,7 +64,19 @@ pub(crate) fn current() -> Option<Handle> {
 /// Runs `f` with a borrow of the current runtime's handle, saving the clone (three reference
 /// counts) where only a part of it is needed.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
-    CURRENT.with(|current| f(current.borrow().as_ref()))
+    let mut f = Some(f);
+    let result = CURRENT.try_with(|current| {
+        let f = f.take().expect("called once");
+        match current.try_borrow() {
+            Ok(current) => f(current.as_ref()),
+            // Borrowed mutably only inside `enter`/`drop` above, which call no user code.
+            Err(_) => f(None),
+        }
+    });
+    match result {
+        Ok(result) => result,
+        Err(_) => (f.take().expect("not called: the context is gone"))(None),
+    }
 }
 
 /// Marks this thread as driving a scheduler until the guard drops.
@@ -58,7 +88,7 @@ pub(crate) struct DrivingGuard(());
 /// If the thread already drives one: blocking it again from inside a task would stop every
 /// task of the outer runtime (a current-thread runtime would deadlock outright).
 pub(crate) fn start_driving() -> DrivingGuard {
-    if DRIVING.with(|driving| driving.replace(true)) {
+    if matches!(DRIVING.try_with(|driving| driving.replace(true)), Ok(true)) {
         panic!(
             "cannot block_on inside a spindle runtime: this thread is already driving one. \
              Await the future instead, or run the blocking code with spawn_blocking."
@@ -69,6 +99,6 @@ pub(crate) fn start_driving() -> DrivingGuard {
 
 impl Drop for DrivingGuard {
     fn drop(&mut self) {
-        DRIVING.with(|driving| driving.set(false));
+        let _ = DRIVING.try_with(|driving| driving.set(false));
     }
 }

@@ -1,12 +1,20 @@
 //! The current-thread scheduler: every task runs on the thread that calls `block_on`.
 //!
 //! # Structure
-//! - [`Shared`] is what tasks and handles hold: the injection queue (spawns and wakes from
-//!   other threads), the owned-tasks set, the unparker, the counters.
-//! - [`Core`] is what the driving thread owns: the local run queue (a `VecDeque`, no locks)
-//!   and the parker. Between `block_on` calls it rests in `Shared::core`; during one, it lives
-//!   in this thread's `ACTIVE_CORE`, so a wake on the driving thread pushes to the local queue
-//!   without a lock, and a wake anywhere else goes through the injection queue and unparks.
+//! - [`Shared`] is what tasks and handles hold: the runtime's [`Lifecycle`] (owned tasks,
+//!   injection queue for spawns and wakes from other threads, driver, blocking pool, and the
+//!   shutdown that ends them, shared with the multi-thread flavour), the counters.
+//! - [`Core`] is what the driving thread owns: the local run queue (a `VecDeque`, no locks).
+//!   Between `block_on` calls it rests in `Shared::core`; during one, it lives in this
+//!   thread's `ACTIVE_CORE`, so a wake on the driving thread pushes to the local queue
+//!   without a lock, and a wake anywhere else (or from a thread-local destructor, once
+//!   `ACTIVE_CORE` is gone) goes through the injection queue and unparks.
+//!
+//! # Several `block_on` callers
+//! One thread holds the core; another thread in `block_on` polls its own future while it
+//! waits, registered once (deduplicated) in `core_waiters` to be unparked when the core is
+//! released: its turns do not grow the list (test
+//! `core_waiters_stay_bounded_while_a_second_block_on_waits`).
 //!
 //! # Fairness
 //! Tasks run in FIFO order, and a task that wakes itself (`yield_now`) goes to the back, so
@@ -28,14 +36,15 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use super::context;
-use super::inject::Inject;
+use super::lifecycle::Lifecycle;
 use super::metrics::{Metrics, RemoteCounters, WorkerCounters};
 use super::park::{Park, ThreadParker, UnparkHandle};
+use super::runtime::Resources;
 use super::trace::Tracer;
 use super::Handle;
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
-use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, RefusedTask, Schedule};
+use crate::task::{coop, JoinHandle, Notified, OwnedTask, RefusedTask, Schedule};
 
 /// Task polls between two looks at the `block_on` future and the I/O driver.
 pub(crate) const DEFAULT_EVENT_INTERVAL: u32 = 61;
@@ -46,14 +55,14 @@ type Task = Notified<Arc<Shared>>;
 
 /// The part of the runtime every task and handle points at.
 pub(crate) struct Shared {
-    inject: Inject<Arc<Shared>>,
-    owned: OwnedTasks<Arc<Shared>>,
-    /// Wakes the driving thread (a clone of the core's parker's unparker).
-    unpark: UnparkHandle,
+    pub(crate) lifecycle: Lifecycle<Arc<Shared>>,
     /// The core while no thread drives it.
     core: Mutex<Option<Box<Core>>>,
-    /// `block_on` callers on other threads waiting for the core.
+    /// `block_on` callers on other threads waiting for the core, each at most once.
     core_waiters: Mutex<Vec<UnparkHandle>>,
+    /// Loom negative control: `take_core` skips its second look at the core.
+    #[cfg(all(test, loom))]
+    pub(crate) skip_second_look: std::sync::atomic::AtomicBool,
     /// Written only by the thread holding the core.
     counters: WorkerCounters,
     remote_counters: RemoteCounters,
@@ -66,8 +75,6 @@ pub(crate) struct Shared {
 struct Core {
     queue: VecDeque<Task>,
     tick: u32,
-    /// Taken out while parking so that the driver can wake tasks (which pushes to `queue`).
-    park: Option<Box<dyn Park>>,
 }
 
 crate::loom::thread_local! {
@@ -87,22 +94,29 @@ pub(crate) struct Config {
 }
 
 impl CurrentThread {
-    #[cfg_attr(not(loom), allow(dead_code))] // outside loom, runtimes park on the reactor
+    /// A runtime parked on a plain `ThreadParker`, with no reactor or blocking pool (the
+    /// builder's runtimes park on the reactor): for unit tests and loom models of the
+    /// scheduler alone.
+    #[cfg(test)]
     pub(crate) fn new(config: Config) -> CurrentThread {
-        Self::with_park(config, Box::new(ThreadParker::new()))
+        Self::with_park(config, Box::new(ThreadParker::new()), Resources::default())
     }
 
-    pub(crate) fn with_park(config: Config, park: Box<dyn Park>) -> CurrentThread {
+    /// A runtime that parks in `park` (its driver) and offers its tasks `resources`.
+    pub(crate) fn with_park(
+        config: Config,
+        park: Box<dyn Park>,
+        resources: Resources,
+    ) -> CurrentThread {
         let shared = Arc::new(Shared {
-            inject: Inject::new(),
-            owned: OwnedTasks::new(1),
-            unpark: park.unparker(),
+            lifecycle: Lifecycle::new(1, park, resources),
             core: Mutex::new(Some(Box::new(Core {
                 queue: VecDeque::with_capacity(256),
                 tick: 0,
-                park: Some(park),
             }))),
             core_waiters: Mutex::new(Vec::new()),
+            #[cfg(all(test, loom))]
+            skip_second_look: std::sync::atomic::AtomicBool::new(false),
             counters: WorkerCounters::default(),
             remote_counters: RemoteCounters::default(),
             event_interval: config.event_interval.max(1),
@@ -133,13 +147,14 @@ impl CurrentThread {
         });
         let waker = Waker::from(signal.clone());
         let mut cx = Context::from_waker(&waker);
+        let own_unparker = own_parker.unparker();
         let mut own_parker: Box<dyn Park> = Box::new(own_parker);
         let core = loop {
-            if let Some(core) = shared.take_core(own_parker.as_ref()) {
+            if let Some(core) = shared.take_core(&own_unparker) {
                 break core;
             }
             if signal.take_woken() {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
                     return output;
                 }
             }
@@ -148,13 +163,16 @@ impl CurrentThread {
 
         // From here on our future's wakes must unpark the core's parker. Poll once more
         // unconditionally: a wake may have gone to the old target while we switched.
-        *signal.target.lock().unwrap() = shared.unpark.clone();
+        *signal.target.lock().unwrap() = shared.lifecycle.driver.unparker().clone();
         signal.woken.store(true, SeqCst);
 
         let _core_guard = CoreGuard::install(shared.clone(), core);
         loop {
+            // The future gets a budget like any task (as in tokio): a loop in it over a
+            // resource that is always ready (an accept that keeps failing with EMFILE) must
+            // still let the tasks run, or nothing ever frees what it waits for.
             if signal.take_woken() {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
                     return output;
                 }
             }
@@ -172,18 +190,18 @@ impl CurrentThread {
             if ran == shared.event_interval {
                 // Still busy: let the driver look for I/O events without sleeping.
                 match &shared.trace {
-                    None => park_core(Some(Duration::ZERO)),
+                    None => park_core(shared, Some(Duration::ZERO)),
                     Some(trace) => trace.reactor_turn(0, || {
-                        park_core(Some(Duration::ZERO));
+                        park_core(shared, Some(Duration::ZERO));
                         true
                     }),
                 }
             } else if !signal.is_woken() {
                 shared.counters.record_park();
                 match &shared.trace {
-                    None => park_core(None),
+                    None => park_core(shared, None),
                     Some(trace) => trace.park(0, || {
-                        park_core(None);
+                        park_core(shared, None);
                         true
                     }),
                 }
@@ -192,22 +210,28 @@ impl CurrentThread {
     }
 }
 
-impl Drop for CurrentThread {
-    /// Cancels every task on this thread, drops every queued entry, and closes the queues so
-    /// that later spawns and wakes (from wakers that outlive the runtime) are refused.
-    fn drop(&mut self) {
+impl CurrentThread {
+    /// Ends the runtime through its [`Lifecycle`]: this flavour's only thread policy is to
+    /// take the core off the shelf (no `block_on` can be running: it borrows the runtime),
+    /// dropping the queued entries (references; the owned set still holds every task).
+    pub(crate) fn shutdown(&self, blocking_timeout: Option<Duration>) {
         let shared = &self.shared;
-        let core = shared.core.lock().unwrap().take();
-        // Futures being dropped may spawn or wake: run them with this runtime current so
-        // those calls see the closed runtime rather than panicking for lack of one.
-        let _entered = context::enter(Handle::current_thread(shared.clone()));
-        for task in shared.owned.close_and_take_all() {
-            task.shutdown();
-        }
-        // Drop entries outside the lock: freeing a task runs user destructors.
-        drop(shared.inject.close());
-        drop(core);
-        debug_assert!(shared.owned.is_empty());
+        shared.lifecycle.shutdown(
+            Handle::current_thread(shared.clone()),
+            || {
+                let core = shared.core.lock().unwrap().take();
+                drop(core);
+            },
+            blocking_timeout,
+        );
+    }
+}
+
+impl Drop for CurrentThread {
+    /// Shuts down (if `Runtime::shutdown_timeout` did not already): every task cancelled,
+    /// queues closed, driver and timers shut down, blocking pool ended.
+    fn drop(&mut self) {
+        self.shutdown(None);
     }
 }
 
@@ -222,35 +246,39 @@ impl Shared {
     where
         F: Future + 'static,
     {
-        let (owned, notified, join) = task::new_task(future, this.clone());
-        if let Some(trace) = &this.trace {
-            let worker = this.is_driving_thread().then_some(0);
-            trace.spawn(worker, notified.id().as_u64(), site);
-        }
-        if let Err(owned) = this.owned.insert(owned) {
+        let (join, bound) = this.lifecycle.bind(future, this.clone(), |id| {
+            if let Some(trace) = &this.trace {
+                trace.spawn(this.is_driving_thread().then_some(0), id.as_u64(), site);
+            }
+        });
+        match bound {
+            Ok(notified) => {
+                this.push(notified, Event::Spawn);
+                (join, None)
+            }
             // The runtime shut down: the task is cancelled before it ever runs, once the
             // caller drops the refusal (see `RefusedTask`).
-            return (join, Some(owned.refuse()));
+            Err(refused) => (join, Some(refused)),
         }
-        this.push(notified, Event::Spawn);
-        (join, None)
     }
 
     /// Queues a task: locally if this thread drives our core, else through the injection
-    /// queue.
+    /// queue. Never panics: a wake from a thread-local destructor (after `ACTIVE_CORE` is
+    /// gone) or from inside a borrow of it takes the injection queue.
     fn push(&self, task: Task, event: Event) {
-        let task = ACTIVE_CORE.with(|active| {
-            let mut active = active.borrow_mut();
-            match active.as_mut() {
-                Some((shared, core)) if std::ptr::eq(&**shared, self) => {
-                    core.queue.push_back(task);
+        let mut task = Some(task);
+        let _ = ACTIVE_CORE.try_with(|active| {
+            let Ok(mut active) = active.try_borrow_mut() else {
+                return;
+            };
+            if let Some((shared, core)) = active.as_mut() {
+                if std::ptr::eq(&**shared, self) {
+                    core.queue.extend(task.take());
                     match event {
                         Event::Spawn => self.counters.record_spawn(),
                         Event::Wake => self.counters.record_wake(),
                     }
-                    None
                 }
-                _ => Some(task),
             }
         });
         if let Some(task) = task {
@@ -263,37 +291,67 @@ impl Shared {
     }
 
     fn push_remote(&self, task: Task) {
-        if self.inject.push(task) {
-            self.unpark.unpark();
+        if self.lifecycle.inject.push(task) {
+            self.lifecycle.driver.unparker().unpark();
         }
     }
 
-    /// Takes the core, or registers `waiter` to be unparked when it is released.
-    fn take_core(&self, waiter: &dyn Park) -> Option<Box<Core>> {
+    /// Takes the core, or registers `waiter` (once: a waiter already listed is not added
+    /// again, so a waiting `block_on` whose future keeps waking it does not grow the list)
+    /// to be unparked when it is released.
+    fn take_core(&self, waiter: &UnparkHandle) -> Option<Box<Core>> {
         if let Some(core) = self.core.lock().unwrap().take() {
             return Some(core);
         }
-        self.core_waiters.lock().unwrap().push(waiter.unparker());
+        {
+            let mut waiters = self.core_waiters.lock().unwrap();
+            let listed = waiters.iter().any(|listed| {
+                std::ptr::addr_eq(
+                    std::sync::Arc::as_ptr(listed),
+                    std::sync::Arc::as_ptr(waiter),
+                )
+            });
+            if !listed {
+                waiters.push(waiter.clone());
+            }
+        }
+        #[cfg(all(test, loom))]
+        if self
+            .skip_second_look
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return None;
+        }
         // Released between our two looks? Then nobody will unpark us: take it now.
         self.core.lock().unwrap().take()
     }
 
+    /// How many `block_on` callers wait for the core (for tests).
+    #[cfg(all(test, not(loom)))]
+    fn core_waiters(&self) -> usize {
+        self.core_waiters.lock().unwrap().len()
+    }
+
     fn release_core(&self, core: Box<Core>) {
         *self.core.lock().unwrap() = Some(core);
-        for waiter in self.core_waiters.lock().unwrap().drain(..) {
+        let waiters = std::mem::take(&mut *self.core_waiters.lock().unwrap());
+        for waiter in waiters {
             waiter.unpark();
         }
     }
 
-    /// Whether this thread holds our core (for tracing: which buffer an event goes to).
-    fn is_driving_thread(&self) -> bool {
-        ACTIVE_CORE.with(|active| {
-            active.try_borrow().is_ok_and(|active| {
-                active
-                    .as_ref()
-                    .is_some_and(|(shared, _)| std::ptr::eq(&**shared, self))
+    /// Whether this thread holds our core: for tracing (which buffer an event goes to) and
+    /// for `spawn_local` (only the driving thread may spawn a `!Send` task).
+    pub(crate) fn is_driving_thread(&self) -> bool {
+        ACTIVE_CORE
+            .try_with(|active| {
+                active.try_borrow().is_ok_and(|active| {
+                    active
+                        .as_ref()
+                        .is_some_and(|(shared, _)| std::ptr::eq(&**shared, self))
+                })
             })
-        })
+            .unwrap_or(false)
     }
 
     pub(crate) fn tracer(&self) -> Option<&Tracer> {
@@ -323,7 +381,7 @@ impl Schedule for Arc<Shared> {
     }
 
     fn release(&self, task: &OwnedTask<Self>) -> Option<OwnedTask<Self>> {
-        self.owned.remove(task)
+        self.lifecycle.release(task)
     }
 }
 
@@ -333,27 +391,26 @@ fn next_local_or_injected(shared: &Shared) -> Option<Task> {
         let mut active = active.borrow_mut();
         let (_, core) = active.as_mut().expect("the driving thread holds the core");
         core.tick = core.tick.wrapping_add(1);
+        let inject = &shared.lifecycle.inject;
         if core.tick % shared.global_queue_interval == 0 {
-            shared.inject.pop().or_else(|| core.queue.pop_front())
+            inject.pop().or_else(|| core.queue.pop_front())
         } else {
-            core.queue.pop_front().or_else(|| shared.inject.pop())
+            core.queue.pop_front().or_else(|| inject.pop())
         }
     })
 }
 
-/// Parks the driving thread. The parker is taken out of the core first: an I/O driver wakes
-/// tasks while it parks, and those wakes push to the core's queue.
-fn park_core(timeout: Option<Duration>) {
-    let take = |park: Option<Box<dyn Park>>| {
-        ACTIVE_CORE.with(|active| {
-            let mut active = active.borrow_mut();
-            let (_, core) = active.as_mut().expect("the driving thread holds the core");
-            std::mem::replace(&mut core.park, park)
-        })
-    };
-    let mut park = take(None).expect("the core has its parker");
-    park.park(timeout);
-    take(Some(park));
+/// Parks the driving thread in the runtime's driver. `ACTIVE_CORE` is not borrowed
+/// meanwhile: an I/O driver wakes tasks while it parks, and those wakes push to the core's
+/// queue. Only the core's holder parks here, so the driver is always free; it is gone only
+/// after shutdown, when no `block_on` can run.
+fn park_core(shared: &Shared, timeout: Option<Duration>) {
+    let parked = shared
+        .lifecycle
+        .driver
+        .try_take()
+        .is_some_and(|mut driver| driver.park(timeout));
+    debug_assert!(parked, "the core's holder always finds the driver");
 }
 
 /// Puts the core into `ACTIVE_CORE` and gives it back to `Shared` when dropped (also when the
@@ -404,5 +461,130 @@ impl Wake for BlockOnSignal {
         self.woken.store(true, SeqCst);
         let target = self.target.lock().unwrap().clone();
         target.unpark();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A second `block_on` whose future wakes itself 10,000 times while the core is held
+    /// elsewhere registers one waiter, not one per turn (it used to push 10,000: 68 MB a
+    /// second in the report).
+    #[test]
+    fn core_waiters_stay_bounded_while_a_second_block_on_waits() {
+        let rt = CurrentThread::new(Config {
+            event_interval: DEFAULT_EVENT_INTERVAL,
+            global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
+            trace: false,
+        });
+        let handle = Handle::current_thread(rt.shared().clone());
+        let holding = std::sync::atomic::AtomicBool::new(false);
+        let release = std::sync::atomic::AtomicBool::new(false);
+        let most_waiters = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let holder = scope.spawn(|| {
+                rt.block_on(&handle, async {
+                    holding.store(true, SeqCst);
+                    while !release.load(SeqCst) {
+                        crate::task::yield_now().await;
+                    }
+                })
+            });
+            while !holding.load(SeqCst) {
+                std::thread::yield_now();
+            }
+            let mut turns = 0;
+            rt.block_on(
+                &handle,
+                std::future::poll_fn(|cx| {
+                    most_waiters.fetch_max(rt.shared().core_waiters(), SeqCst);
+                    turns += 1;
+                    if turns == 10_000 {
+                        return Poll::Ready(());
+                    }
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }),
+            );
+            release.store(true, SeqCst);
+            holder.join().unwrap();
+        });
+        assert_eq!(most_waiters.load(SeqCst), 1);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::thread;
+
+    /// Forgets its value instead of dropping it while a panic unwinds: once loom reports a
+    /// deadlock (the negative control), the model's objects can no longer be dropped (their
+    /// loom parts panic), and a panic in a destructor would abort the test binary.
+    struct ForgetOnUnwind<T>(Option<T>);
+
+    impl<T> Drop for ForgetOnUnwind<T> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                std::mem::forget(self.0.take());
+            }
+        }
+    }
+
+    impl<T> std::ops::Deref for ForgetOnUnwind<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            self.0.as_ref().expect("present until dropped")
+        }
+    }
+
+    /// The hand-off of the core between two `block_on` callers: one thread holds the core
+    /// and releases it while the other looks for it, registers in `core_waiters`
+    /// (deduplicated) and parks; the waiter must end up with the core in every
+    /// interleaving, or the model deadlocks.
+    fn core_hand_off(skip_second_look: bool) {
+        loom::model(move || {
+            let rt = ForgetOnUnwind(Some(CurrentThread::new(Config {
+                event_interval: DEFAULT_EVENT_INTERVAL,
+                global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
+                trace: false,
+            })));
+            let shared = ForgetOnUnwind(Some(rt.shared().clone()));
+            shared
+                .skip_second_look
+                .store(skip_second_look, std::sync::atomic::Ordering::Relaxed);
+            let parker = ForgetOnUnwind(Some(ThreadParker::new()));
+            let unparker = ForgetOnUnwind(Some(parker.unparker()));
+            let held = shared.take_core(&unparker).expect("nobody holds it yet");
+            let holder = {
+                let shared = (*shared).clone();
+                ForgetOnUnwind(Some(thread::spawn(move || shared.release_core(held))))
+            };
+            let mut parker = parker;
+            let core = loop {
+                if let Some(core) = shared.take_core(&unparker) {
+                    break core;
+                }
+                parker.0.as_mut().expect("present").park(None);
+            };
+            shared.release_core(core);
+            let mut holder = holder;
+            holder.0.take().expect("present").join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_a_waiting_block_on_is_handed_the_core() {
+        core_hand_off(false);
+    }
+
+    /// The negative control: without the second look after registering, a release between
+    /// the first look and the registration leaves the waiter parked for ever.
+    #[test]
+    #[should_panic(expected = "deadlock")]
+    fn loom_a_waiting_block_on_is_handed_the_core_negative_control() {
+        core_hand_off(true);
     }
 }

@@ -16,6 +16,7 @@
 pub(crate) mod context;
 pub(crate) mod current_thread;
 mod inject;
+pub(crate) mod lifecycle;
 mod metrics;
 pub(crate) mod multi_thread;
 pub mod naive;
@@ -138,7 +139,9 @@ where
 /// ```
 ///
 /// # Panics
-/// Outside a current-thread runtime.
+/// Outside a current-thread runtime, and on a thread that does not drive it (one that only
+/// entered it with [`Runtime::enter`], or waits for another thread's `block_on`): refused at
+/// the spawn, not at the first poll on the driving thread.
 #[track_caller]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
@@ -149,9 +152,10 @@ where
         "spindle::spawn_local called outside a spindle runtime: call it inside \
          `Runtime::block_on` of a current-thread runtime",
     );
-    handle
-        .spawn_local_unchecked(LocalOnly::new(future))
-        .expect("spindle::spawn_local needs a current-thread runtime")
+    match handle.spawn_local_unchecked(LocalOnly::new(future)) {
+        Ok(join) => join,
+        Err(refusal) => panic!("{refusal}"),
+    }
 }
 
 /// Pins a `!Send` future to the thread that created it: polling it elsewhere panics, and

@@ -26,6 +26,11 @@ pub(crate) trait Park: Send + 'static {
 
     /// A handle that wakes this parker from any thread.
     fn unparker(&self) -> UnparkHandle;
+
+    /// The runtime is shutting down: release whatever waits on this driver (the reactor
+    /// fails its sources and fires its timers). Called once, by the runtime's lifecycle,
+    /// before the driver is dropped. A plain parker has nothing to release.
+    fn shutdown(&mut self) {}
 }
 
 /// A shared [`Unpark`]. A `std` `Arc` even under loom: loom's `Arc` cannot hold a trait

@@ -10,8 +10,6 @@ use super::current_thread::{self, CurrentThread};
 use super::metrics::Metrics;
 use super::multi_thread::{self, MultiThread};
 use super::park::Park;
-#[cfg(loom)]
-use super::park::ThreadParker;
 use super::trace::Trace;
 use crate::loom::sync::Arc;
 use crate::task::{JoinHandle, RefusedTask};
@@ -22,6 +20,9 @@ use crate::thread_pool::JobErrorKind;
 const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
 /// Default for [`Builder::thread_keep_alive`].
 const DEFAULT_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
+/// The most worker threads a multi-thread runtime may have (the idle coordinator counts
+/// them in 16 bits).
+pub(crate) const MAX_WORKER_THREADS: usize = (1 << 16) - 1;
 
 /// Configures and builds a [`Runtime`], like `tokio::runtime::Builder`.
 ///
@@ -143,14 +144,15 @@ impl Builder {
         )?))
     }
 
-    /// Worker threads of a multi-thread runtime (default: the available cores). Ignored by
-    /// the current-thread runtime.
+    /// Worker threads of a multi-thread runtime (default: the available cores), at most
+    /// 65,535 (`build` refuses more). Ignored by the current-thread runtime.
     pub fn worker_threads(&mut self, count: usize) -> &mut Builder {
         self.worker_threads = Some(count);
         self
     }
 
-    /// Worker threads are named `{name}-{index}` (default `spindle-worker`).
+    /// Worker threads are named `{name}-{index}` (default `spindle-worker`). A name with a
+    /// NUL byte is refused by `build`.
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
         self.thread_name = name.into();
         self
@@ -177,8 +179,9 @@ impl Builder {
     /// Builds the runtime.
     ///
     /// # Errors
-    /// `InvalidInput` if an interval or the worker count is zero; the OS's error if a worker
-    /// thread cannot be started.
+    /// `InvalidInput` if an interval or the worker count is zero, the worker count is above
+    /// 65,535, or the thread name holds a NUL byte; the OS's error if a worker thread cannot
+    /// be started.
     pub fn build(&mut self) -> io::Result<Runtime> {
         if self.event_interval == 0 || self.global_queue_interval == 0 {
             return Err(io::Error::new(
@@ -192,6 +195,21 @@ impl Builder {
                 "worker_threads must be at least 1",
             ));
         }
+        if self
+            .worker_threads
+            .is_some_and(|count| count > MAX_WORKER_THREADS)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("worker_threads must be at most {MAX_WORKER_THREADS}"),
+            ));
+        }
+        if self.thread_name.contains('\0') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "thread_name must not contain a NUL byte",
+            ));
+        }
         match self.kind {
             Kind::CurrentThread => {
                 let config = current_thread::Config {
@@ -202,24 +220,21 @@ impl Builder {
                 // Under loom the scheduler parks on the model-checked `ThreadParker`: loom cannot
                 // see a thread blocked in epoll. The reactor has its own loom models.
                 let (driver, mut resources) = self.driver()?;
-                let blocking = self.blocking_pool()?;
-                resources.blocking = Some(blocking.clone());
-                let scheduler = CurrentThread::with_park(config, driver);
-                let handle =
-                    Handle::current_thread(scheduler.shared().clone()).with_resources(resources);
+                resources.blocking = Some(self.blocking_pool()?);
+                let scheduler = CurrentThread::with_park(config, driver, resources);
+                let handle = Handle::current_thread(scheduler.shared().clone());
                 Ok(Runtime {
                     handle,
                     flavor: Some(Flavor::CurrentThread(scheduler)),
-                    blocking,
                 })
             }
             Kind::MultiThread => {
                 let workers = self.worker_threads.unwrap_or_else(|| {
-                    std::thread::available_parallelism().map_or(1, |cores| cores.get())
+                    std::thread::available_parallelism()
+                        .map_or(1, |cores| cores.get().min(MAX_WORKER_THREADS))
                 });
                 let (driver, mut resources) = self.driver()?;
-                let blocking = self.blocking_pool()?;
-                resources.blocking = Some(blocking.clone());
+                resources.blocking = Some(self.blocking_pool()?);
                 let scheduler = MultiThread::new(
                     multi_thread::Config {
                         workers,
@@ -227,31 +242,32 @@ impl Builder {
                         global_queue_interval: self.global_queue_interval,
                         thread_name: self.thread_name.clone(),
                         thread_stack_size: self.thread_stack_size,
-                        resources,
                         trace: self.trace,
                     },
                     driver,
+                    resources,
                 )?;
                 let handle = Handle::multi_thread(scheduler.shared().clone());
                 Ok(Runtime {
                     handle,
                     flavor: Some(Flavor::MultiThread(scheduler)),
-                    blocking,
                 })
             }
         }
     }
 }
 
-/// A spindle runtime: a scheduler, its tasks, and (later) its I/O driver.
+/// A spindle runtime: a scheduler, its tasks, its I/O and timer driver, its blocking pool.
 ///
-/// Dropping it cancels every task it owns: each future is dropped exactly once, and each
-/// [`JoinHandle`] resolves to a cancelled [`JoinError`](crate::task::JoinError).
+/// Dropping it cancels every task it owns (each future is dropped exactly once, and each
+/// [`JoinHandle`] resolves to a cancelled [`JoinError`](crate::task::JoinError)) and shuts
+/// its driver down at once: whatever survives it (a [`Handle`], a `JoinHandle`, a waker),
+/// its sockets then fail with "the runtime owning this resource has shut down" and its
+/// timers panic when polled, rather than hang.
 pub struct Runtime {
     handle: Handle,
-    /// Taken (dropped) at shutdown, before the blocking pool shuts down; `Some` until then.
+    /// Taken (shut down and dropped) at shutdown; `Some` until then.
     flavor: Option<Flavor>,
-    blocking: Arc<BlockingPool>,
 }
 
 enum Flavor {
@@ -336,9 +352,10 @@ impl Runtime {
     }
 
     fn shut_down(&mut self, blocking_timeout: Option<Duration>) {
-        if let Some(flavor) = self.flavor.take() {
-            drop(flavor);
-            self.blocking.shutdown(blocking_timeout);
+        match self.flavor.take() {
+            Some(Flavor::CurrentThread(scheduler)) => scheduler.shutdown(blocking_timeout),
+            Some(Flavor::MultiThread(scheduler)) => scheduler.shutdown(blocking_timeout),
+            None => {}
         }
     }
 
@@ -369,15 +386,18 @@ impl fmt::Debug for Runtime {
 }
 
 /// A cheap, cloneable reference to a runtime, for spawning from other threads.
+///
+/// It does not keep the runtime running: once the [`Runtime`] is dropped, tasks spawned
+/// through it are cancelled at once, and I/O resources and timers made under its
+/// [`enter`](Self::enter) fail.
 #[derive(Clone)]
 pub struct Handle {
     scheduler: Scheduler,
-    resources: Resources,
 }
 
 /// What a runtime offers its tasks besides scheduling: the I/O and timer driver (`None`
-/// under loom) and the blocking pool. Empty in the handle the current-thread scheduler makes
-/// for its own shutdown.
+/// under loom) and the blocking pool (`None` in loom models that build a scheduler alone).
+/// Held by the runtime's lifecycle.
 #[derive(Clone, Default, Debug)]
 pub(crate) struct Resources {
     pub(crate) driver: Option<crate::reactor::Handle>,
@@ -394,27 +414,28 @@ impl Handle {
     pub(crate) fn current_thread(shared: Arc<current_thread::Shared>) -> Handle {
         Handle {
             scheduler: Scheduler::CurrentThread(shared),
-            resources: Resources::default(),
         }
     }
 
-    fn with_resources(mut self, resources: Resources) -> Handle {
-        self.resources = resources;
-        self
+    /// A handle to a multi-thread runtime.
+    pub(crate) fn multi_thread(shared: Arc<multi_thread::Shared>) -> Handle {
+        Handle {
+            scheduler: Scheduler::MultiThread(shared),
+        }
+    }
+
+    /// The reactor and blocking pool, from the runtime's lifecycle: every handle made for
+    /// the runtime (by the builder, on workers, during shutdown) reaches the same ones.
+    fn resources(&self) -> &Resources {
+        match &self.scheduler {
+            Scheduler::CurrentThread(shared) => shared.lifecycle.resources(),
+            Scheduler::MultiThread(shared) => shared.resources(),
+        }
     }
 
     /// The runtime's I/O and timer driver, if it has one.
     pub(crate) fn driver(&self) -> Option<&crate::reactor::Handle> {
-        self.resources.driver.as_ref()
-    }
-
-    /// A handle to a multi-thread runtime; the driver comes from the scheduler's config, so
-    /// every handle made for it (on workers, during shutdown) can reach the reactor.
-    pub(crate) fn multi_thread(shared: Arc<multi_thread::Shared>) -> Handle {
-        Handle {
-            resources: shared.resources().clone(),
-            scheduler: Scheduler::MultiThread(shared),
-        }
+        self.resources().driver.as_ref()
     }
 
     /// The runtime this thread is running in.
@@ -460,20 +481,32 @@ impl Handle {
         }
     }
 
-    /// Spawns a `!Send` task, which the caller guarantees only this thread will poll.
+    /// Spawns a `!Send` task, which the caller guarantees only this thread will poll: it
+    /// must be a current-thread runtime's, and this thread must be driving it (holding its
+    /// core inside `block_on`), or the task would first be polled on another thread.
+    /// The error says which condition failed.
     #[track_caller]
-    pub(crate) fn spawn_local_unchecked<F>(&self, future: F) -> Option<JoinHandle<F::Output>>
+    pub(crate) fn spawn_local_unchecked<F>(
+        &self,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, &'static str>
     where
         F: Future + 'static,
     {
         match &self.scheduler {
-            Scheduler::CurrentThread(shared) => {
+            Scheduler::CurrentThread(shared) if shared.is_driving_thread() => {
                 let site = std::panic::Location::caller();
                 let (join, refused) = current_thread::Shared::spawn(shared, future, site);
                 drop(refused); // no context is borrowed here: a refused task is cancelled now
-                Some(join)
+                Ok(join)
             }
-            Scheduler::MultiThread(_) => None,
+            Scheduler::CurrentThread(_) => Err(
+                "spindle::spawn_local called on a thread that does not drive the runtime \
+                 (entered with `Runtime::enter`, or waiting for another thread's `block_on`): \
+                 the task could only run on the thread that drives it; call spawn_local \
+                 inside `Runtime::block_on` on this thread",
+            ),
+            Scheduler::MultiThread(_) => Err("spindle::spawn_local needs a current-thread runtime"),
         }
     }
 
@@ -489,7 +522,7 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let Some(blocking) = self.resources.blocking.as_ref() else {
+        let Some(blocking) = self.resources().blocking.as_ref() else {
             // Only the shutdown-time handle has no pool: the runtime is gone.
             return self.spawn(async { panic!("spawn_blocking: the runtime has shut down") });
         };

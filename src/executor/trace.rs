@@ -216,7 +216,7 @@ impl Tracer {
     }
 
     fn source(&self, worker: Option<usize>) -> Source {
-        match (DOING.with(Cell::get), worker) {
+        match (DOING.try_with(Cell::get).unwrap_or(None), worker) {
             (Some(source), _) => source,
             (None, Some(_)) => Source::RuntimeThread,
             (None, None) => Source::Remote,

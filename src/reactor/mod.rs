@@ -42,8 +42,8 @@
 //! - No waker is dropped while a lock of the reactor or the timer wheel is held: each is
 //!   moved out and dropped after the unlock (its drop may free a runtime whose driver takes
 //!   those locks; `scheduled_io.rs`).
-//! - When the driver shuts down every waiting task is woken; its I/O then fails with the
-//!   error `SHUTDOWN_MESSAGE` ("the runtime owning this resource has shut down") instead of
+//! - When the driver shuts down (at runtime drop, `Driver::shutdown`, both flavours) every
+//!   waiting task is woken; its I/O then fails with the error `SHUTDOWN_MESSAGE` ("the runtime owning this resource has shut down") instead of
 //!   hanging, and its timers panic with that text (`tests/differential/io.rs`).
 
 pub(crate) mod registration;
@@ -266,25 +266,42 @@ impl Park for Driver {
     fn unparker(&self) -> UnparkHandle {
         self.handle.inner.unpark.clone()
     }
+
+    fn shutdown(&mut self) {
+        Driver::shutdown(self);
+    }
 }
 
-impl Drop for Driver {
-    /// Fails every registered source and fires every timer, so that no waiter hangs.
-    fn drop(&mut self) {
+impl Driver {
+    /// Fails every registered source and fires every timer, so that no waiter hangs; later
+    /// registrations are refused and later timer polls panic. The runtime's lifecycle calls
+    /// it at runtime drop (`executor/lifecycle.rs`); `Drop` calls it too. A second call does
+    /// nothing (in particular it takes no source's lock again).
+    pub(crate) fn shutdown(&mut self) {
         let inner = self.handle.inner.clone();
         {
             let mut sources = inner.sources.lock().unwrap();
-            sources.closed = true;
-            for io in sources.slab.iter() {
-                io.shutdown(&mut self.wakers);
+            if !sources.closed {
+                sources.closed = true;
+                for io in sources.slab.iter() {
+                    io.shutdown(&mut self.wakers);
+                }
             }
         }
         {
             let mut timers = inner.timers.lock().unwrap();
-            timers.closed = true;
-            timers.wheel.fire_all(&mut self.wakers);
+            if !timers.closed {
+                timers.closed = true;
+                timers.wheel.fire_all(&mut self.wakers);
+            }
         }
         self.wake_collected();
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 

@@ -8,8 +8,10 @@
 //!   and, unlike tokio's, stealable;
 //! - a [`park::WorkerParker`].
 //!
-//! Shared by all: the [`Inject`] queue (spawns and wakes from outside the workers, overflow),
-//! the [`idle::Idle`] coordinator, the owned-tasks set, and the driver.
+//! Shared by all: the [`idle::Idle`] coordinator and the runtime's [`Lifecycle`] (the
+//! injection queue for spawns and wakes from outside the workers and overflow, the
+//! owned-tasks set, the driver, the blocking pool), the same lifecycle as the current-thread
+//! flavour's.
 //!
 //! # Scheduling rules (the numbers are [`Config`]'s defaults)
 //! - A worker takes, in order: the LIFO slot (at most 3 times in a row, then the slot's task
@@ -24,11 +26,12 @@
 //! - See [`idle`] for who sleeps, who searches and whom new work wakes.
 //!
 //! # Shutdown
-//! Dropping the runtime sets `shutdown`, closes the injection queue and unparks every worker.
-//! Each worker leaves its loop, dropping the entries in its queues (entries are only
-//! references). Then the dropping thread joins the workers and cancels every task left in the
-//! owned set, dropping each future exactly once on that thread (loom model
-//! `loom_shutdown_racing_with_a_steal`).
+//! Dropping the runtime runs [`Lifecycle::shutdown`] with this flavour's thread policy: the
+//! lifecycle's shutdown flag is set first, then every worker is unparked and joined (each
+//! leaves its loop, dropping the entries in its queues, which are only references). Then the
+//! lifecycle cancels every task left in the owned set, dropping each future exactly once on
+//! the dropping thread (loom model `loom_shutdown_racing_with_a_steal`), and shuts the
+//! driver and timers down at once, whatever still holds the shared state.
 
 mod idle;
 mod park;
@@ -44,18 +47,17 @@ use std::task::{Context, Poll, Waker};
 use crossbeam_utils::CachePadded;
 
 use super::context;
-use super::inject::Inject;
+use super::lifecycle::Lifecycle;
 use super::metrics::{Metrics, RemoteCounters, WorkerCounters};
 use super::park::{Park, ThreadParker};
 use super::runtime::Resources;
 use super::trace::Tracer;
 use super::Handle;
-use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread::JoinHandle as ThreadHandle;
-use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, RefusedTask, Schedule};
+use crate::task::{JoinHandle, Notified, OwnedTask, RefusedTask, Schedule};
 use idle::Idle;
-use park::{SharedDriver, WorkerParker};
+use park::WorkerParker;
 use queue::{LifoSlot, Steal};
 
 type Task = Notified<Arc<Shared>>;
@@ -68,8 +70,6 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     pub(crate) thread_name: String,
     pub(crate) thread_stack_size: Option<usize>,
-    /// The reactor and blocking pool, for the runtime handles made on workers.
-    pub(crate) resources: Resources,
     /// Record a scheduler trace (`Builder::trace`).
     pub(crate) trace: bool,
 }
@@ -82,11 +82,8 @@ pub(crate) struct Shared {
     /// One entry per worker, padded so one worker's hot fields do not share a cache line with
     /// its neighbour's.
     remotes: Box<[CachePadded<Remote>]>,
-    inject: Inject<Arc<Shared>>,
+    pub(crate) lifecycle: Lifecycle<Arc<Shared>>,
     idle: Idle,
-    owned: OwnedTasks<Arc<Shared>>,
-    shutdown: AtomicBool,
-    driver: Arc<SharedDriver>,
     counters: Box<[CachePadded<WorkerCounters>]>,
     remote_counters: RemoteCounters,
     /// `Some` only when built with `Builder::trace(true)`.
@@ -108,8 +105,12 @@ pub(crate) struct MultiThread {
 }
 
 impl MultiThread {
-    pub(crate) fn new(config: Config, driver: Box<dyn Park>) -> std::io::Result<MultiThread> {
-        let driver = Arc::new(SharedDriver::new(driver));
+    /// Starts the workers, which park in `driver`; tasks are offered `resources`.
+    pub(crate) fn new(
+        config: Config,
+        driver: Box<dyn Park>,
+        resources: Resources,
+    ) -> std::io::Result<MultiThread> {
         let workers = config.workers.max(1);
         let mut remotes = Vec::with_capacity(workers);
         let mut locals = Vec::with_capacity(workers);
@@ -118,17 +119,14 @@ impl MultiThread {
             remotes.push(CachePadded::new(Remote {
                 steal,
                 lifo: LifoSlot::new(),
-                parker: WorkerParker::new(driver.clone()),
+                parker: WorkerParker::new(),
             }));
             locals.push(local);
         }
         let shared = Arc::new(Shared {
             remotes: remotes.into_boxed_slice(),
-            inject: Inject::new(),
+            lifecycle: Lifecycle::new(4 * workers, driver, resources),
             idle: Idle::new(workers),
-            owned: OwnedTasks::new(4 * workers),
-            shutdown: AtomicBool::new(false),
-            driver,
             counters: (0..workers)
                 .map(|_| CachePadded::new(WorkerCounters::default()))
                 .collect(),
@@ -146,6 +144,7 @@ impl MultiThread {
             threads: Mutex::new(Vec::with_capacity(workers)),
         };
         for (index, local) in locals.into_iter().enumerate() {
+            // On failure `scheduler` drops, which shuts down the workers already started.
             let thread = worker::spawn(shared.clone(), index, local)?;
             scheduler.threads.lock().unwrap().push(thread);
         }
@@ -165,7 +164,11 @@ impl MultiThread {
         let mut cx = Context::from_waker(&waker);
         let mut future = std::pin::pin!(future);
         loop {
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            // A budget, as for a task: this thread runs no tasks, but a loop in the future
+            // over an always-ready resource then yields to the workers' I/O turns as in tokio.
+            if let Poll::Ready(output) =
+                crate::task::coop::with_budget(|| future.as_mut().poll(&mut cx))
+            {
                 return output;
             }
             parker.park(None);
@@ -185,27 +188,37 @@ impl std::task::Wake for UnparkWaker {
     }
 }
 
-impl Drop for MultiThread {
-    fn drop(&mut self) {
+impl MultiThread {
+    /// Ends the runtime through its [`Lifecycle`]; this flavour's thread policy: wake every
+    /// worker (the lifecycle has set the shutdown flag they check) and join them.
+    pub(crate) fn shutdown(&self, blocking_timeout: Option<std::time::Duration>) {
         let shared = &self.shared;
-        shared.shutdown.store(true, SeqCst);
-        for remote in shared.remotes.iter() {
-            remote.parker.unpark();
-        }
-        // A worker dropping its own runtime (the last `Arc<Runtime>` went away inside a task)
-        // cannot join itself; it leaves its loop when that task's poll returns.
-        let this_worker = worker::current_index(shared);
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap());
-        for (index, thread) in threads.into_iter().enumerate() {
-            if Some(index) != this_worker {
-                let _ = thread.join();
+        let stop_workers = || {
+            for remote in shared.remotes.iter() {
+                remote.parker.unpark(&shared.lifecycle.driver);
             }
-        }
-        let _entered = context::enter(Handle::multi_thread(shared.clone()));
-        for task in shared.owned.close_and_take_all() {
-            task.shutdown();
-        }
-        drop(shared.inject.close());
+            // A worker dropping its own runtime (the last `Arc<Runtime>` went away inside a
+            // task) cannot join itself; it leaves its loop when that task's poll returns.
+            let this_worker = worker::current_index(shared);
+            let threads = std::mem::take(&mut *self.threads.lock().unwrap());
+            for (index, thread) in threads.into_iter().enumerate() {
+                if Some(index) != this_worker {
+                    let _ = thread.join();
+                }
+            }
+        };
+        shared.lifecycle.shutdown(
+            Handle::multi_thread(shared.clone()),
+            stop_workers,
+            blocking_timeout,
+        );
+    }
+}
+
+impl Drop for MultiThread {
+    /// Shuts down (if `Runtime::shutdown_timeout` did not already).
+    fn drop(&mut self) {
+        self.shutdown(None);
     }
 }
 
@@ -220,16 +233,17 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (owned, notified, join) = task::new_task(future, this.clone());
-        if let Some(trace) = &this.trace {
-            let worker = worker::current_index(this);
-            trace.spawn(worker, notified.id().as_u64(), site);
-        }
-        if let Err(owned) = this.owned.insert(owned) {
+        let (join, bound) = this.lifecycle.bind(future, this.clone(), |id| {
+            if let Some(trace) = &this.trace {
+                trace.spawn(worker::current_index(this), id.as_u64(), site);
+            }
+        });
+        let notified = match bound {
+            Ok(notified) => notified,
             // The runtime shut down: the task is cancelled before it ever runs, once the
             // caller drops the refusal (see `RefusedTask`).
-            return (join, Some(owned.refuse()));
-        }
+            Err(refused) => return (join, Some(refused)),
+        };
         let pushed = worker::with_current(this, notified, |core, notified| {
             this.counters[core.index].record_spawn();
             core.push_local(this, notified);
@@ -242,7 +256,7 @@ impl Shared {
     }
 
     fn push_remote(&self, task: Task) {
-        if self.inject.push(task) {
+        if self.lifecycle.inject.push(task) {
             self.notify_parked();
         }
     }
@@ -250,13 +264,13 @@ impl Shared {
     /// Wakes a sleeping worker if the idle rules say one should look for work.
     fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
-            self.remotes[index].parker.unpark();
+            self.remotes[index].parker.unpark(&self.lifecycle.driver);
         }
     }
 
     /// Whether any queue holds work (used by the last searcher before it sleeps).
     fn has_work_anywhere(&self) -> bool {
-        !self.inject.is_empty()
+        !self.lifecycle.inject.is_empty()
             || self
                 .remotes
                 .iter()
@@ -264,7 +278,7 @@ impl Shared {
     }
 
     pub(crate) fn resources(&self) -> &Resources {
-        &self.config.resources
+        self.lifecycle.resources()
     }
 
     pub(crate) fn tracer(&self) -> Option<&Tracer> {
@@ -290,7 +304,7 @@ impl Schedule for Arc<Shared> {
     }
 
     fn release(&self, task: &OwnedTask<Self>) -> Option<OwnedTask<Self>> {
-        self.owned.remove(task)
+        self.lifecycle.release(task)
     }
 }
 

@@ -7,7 +7,6 @@ use std::io;
 use super::queue::{Local, CAPACITY};
 use super::{Shared, Task, MAX_LIFO_POLLS_PER_TICK};
 use crate::executor::{context, Handle};
-use crate::loom::sync::atomic::Ordering::Acquire;
 use crate::loom::sync::Arc;
 use crate::loom::thread::{self, JoinHandle};
 
@@ -44,33 +43,43 @@ pub(super) fn spawn(
 }
 
 /// Runs `f` on this thread's core if this thread is one of `shared`'s workers; otherwise
-/// hands `value` back.
+/// hands `value` back. Never panics: in a thread-local destructor (`CURRENT` may be gone)
+/// or inside a borrow of `CURRENT`, the value comes back and goes to the injection queue.
 pub(super) fn with_current<T>(
     shared: &Arc<Shared>,
     value: T,
     f: impl FnOnce(&mut Core, T),
 ) -> Result<(), T> {
-    CURRENT.with(|current| {
+    let mut value = Some(value);
+    let _ = CURRENT.try_with(|current| {
         let Ok(mut current) = current.try_borrow_mut() else {
-            return Err(value);
+            return;
         };
-        match current.as_mut() {
-            Some(worker) if Arc::ptr_eq(&worker.shared, shared) => {
-                f(&mut worker.core, value);
-                Ok(())
+        if let Some(worker) = current.as_mut() {
+            if Arc::ptr_eq(&worker.shared, shared) {
+                if let Some(value) = value.take() {
+                    f(&mut worker.core, value);
+                }
             }
-            _ => Err(value),
         }
-    })
+    });
+    match value {
+        None => Ok(()),
+        Some(value) => Err(value),
+    }
 }
 
-/// This thread's worker index, if it is one of `shared`'s workers.
+/// This thread's worker index, if it is one of `shared`'s workers (`None` also from a
+/// thread-local destructor).
 pub(super) fn current_index(shared: &Arc<Shared>) -> Option<usize> {
-    CURRENT.with(|current| {
-        let current = current.try_borrow().ok()?;
-        let worker = current.as_ref()?;
-        Arc::ptr_eq(&worker.shared, shared).then_some(worker.core.index)
-    })
+    CURRENT
+        .try_with(|current| {
+            let current = current.try_borrow().ok()?;
+            let worker = current.as_ref()?;
+            Arc::ptr_eq(&worker.shared, shared).then_some(worker.core.index)
+        })
+        .ok()
+        .flatten()
 }
 
 /// Runs `f` on this worker's core. Only called from the worker loop.
@@ -84,7 +93,7 @@ fn with_core<R>(f: impl FnOnce(&mut Core) -> R) -> R {
 impl Core {
     /// Queues at the back of this worker's queue and wakes a peer if one should help.
     pub(super) fn push_local(&mut self, shared: &Shared, task: Task) {
-        self.local.push_back(task, &shared.inject);
+        self.local.push_back(task, &shared.lifecycle.inject);
         shared.notify_parked();
     }
 
@@ -93,7 +102,7 @@ impl Core {
     /// stuck in a long poll, the task runs elsewhere.
     pub(super) fn push_lifo(&mut self, shared: &Shared, task: Task) {
         if let Some(displaced) = shared.remotes[self.index].lifo.replace(task) {
-            self.local.push_back(displaced, &shared.inject);
+            self.local.push_back(displaced, &shared.lifecycle.inject);
         }
         shared.notify_parked();
     }
@@ -128,7 +137,7 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
     let _clear = ClearOnExit;
 
     let mut driver_turns = DriverTurns::new(shared.config.event_interval);
-    while !shared.shutdown.load(Acquire) {
+    while !shared.lifecycle.is_shutdown() {
         let tick = with_core(|core| {
             core.tick = core.tick.wrapping_add(1);
             core.tick
@@ -136,9 +145,9 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
         if driver_turns.due(tick) {
             match &shared.trace {
                 None => {
-                    shared.driver.poll_events();
+                    shared.lifecycle.driver.poll_events();
                 }
-                Some(trace) => trace.reactor_turn(index, || shared.driver.poll_events()),
+                Some(trace) => trace.reactor_turn(index, || shared.lifecycle.driver.poll_events()),
             }
             driver_turns.turned(tick);
         }
@@ -223,14 +232,14 @@ fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Task> {
 
 /// Moves a fair share of the injection queue into the local queue and returns one entry.
 fn take_from_inject(shared: &Shared, core: &mut Core) -> Option<Task> {
-    let share = shared.inject.len() / shared.remotes.len() + 1;
+    let share = shared.lifecycle.inject.len() / shared.remotes.len() + 1;
     // Never more than the local queue can take without overflowing back into `inject`
     // (whose lock `pop_batch` holds).
     let max = share.min(core.local.room() as usize).min(CAPACITY / 2);
     let mut first = None;
-    shared.inject.pop_batch(max, |task| match first {
+    shared.lifecycle.inject.pop_batch(max, |task| match first {
         None => first = Some(task),
-        Some(_) => core.local.push_back(task, &shared.inject),
+        Some(_) => core.local.push_back(task, &shared.lifecycle.inject),
     });
     first
 }
@@ -272,7 +281,7 @@ fn steal_work(shared: &Shared, index: usize) -> Option<Task> {
             return Some(task);
         }
     }
-    shared.inject.pop()
+    shared.lifecycle.inject.pop()
 }
 
 fn run_task(shared: &Shared, index: usize, task: Task) {
@@ -297,7 +306,7 @@ fn run_task(shared: &Shared, index: usize, task: Task) {
         }
     }
     if let Some(task) = lifo.take() {
-        with_core(|core| core.local.push_back(task, &shared.inject));
+        with_core(|core| core.local.push_back(task, &shared.lifecycle.inject));
     }
 }
 
@@ -315,13 +324,14 @@ fn park(shared: &Shared, index: usize) {
         shared.notify_parked();
     }
     shared.counters[index].record_park();
-    if !shared.shutdown.load(Acquire) {
+    if !shared.lifecycle.is_shutdown() {
         let parker = &shared.remotes[index].parker;
+        let driver = &shared.lifecycle.driver;
         match &shared.trace {
             None => {
-                parker.park();
+                parker.park(driver);
             }
-            Some(trace) => trace.park(index, || parker.park()),
+            Some(trace) => trace.park(index, || parker.park(driver)),
         }
     }
     let notified = shared.idle.unpark(index);
