@@ -97,7 +97,7 @@ mod worker;
 #[path = "fuzz.rs"]
 pub mod __fuzz;
 
-pub use codec::{decode_exact, Decode, DecodeError, Encode, Reader};
+pub use codec::{decode_exact, Decode, DecodeError, Encode, Reader, DECODE_ALLOC_FACTOR};
 pub use command::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 pub use error::{ExitReason, ProcessError};
 pub use frame::DEFAULT_MAX_FRAME_LEN;
