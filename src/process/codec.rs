@@ -9,20 +9,9 @@
 //! anything is allocated for it.
 //!
 //! # The allocation bound
-//! Decoding `n` bytes allocates at most [`DECODE_ALLOC_FACTOR`] × `n` bytes (64 × `n`), plus
-//! a few hundred bytes for an error message, whatever the bytes say. Each [`Reader`] has a
-//! budget of that many bytes, and every decoder charges what it is about to allocate before
-//! allocating it ([`Reader::charge`]): `Vec<T>` charges `count × size_of::<T>()` before it
-//! reserves, `String` its length. A value that would need more than the budget is a
-//! [`DecodeError`], found before the allocation. Checking a count against the bytes left is
-//! not enough on its own: a `None` takes one byte but an `Option<T>` takes
-//! `size_of::<T>()` or more in memory, so 4 MiB of zero bytes read as a
-//! `Vec<Option<[u128; 6]>>`-like type would otherwise reserve gigabytes.
-//!
-//! Sixty-four covers every ratio of in-memory to encoded size that ordinary types reach (a
-//! `None` of `Option<String>` is 24 bytes from one; an `Option<u128>`, 32), so real values
-//! decode; only inputs that would amplify more, which no honest worker sends, are refused.
-//! Tested with a counting allocator in `tests/decode_props.rs`.
+//! Decoding `n` bytes allocates at most [`DECODE_ALLOC_FACTOR`] × `n` bytes (64 × `n`): a
+//! [`Reader`] carries that budget and decoders charge it before allocating. Tested with a
+//! counting allocator in `tests/decode_props.rs`.
 //!
 //! ```
 //! use spindle::process::{Decode, Encode, Reader};
@@ -38,11 +27,22 @@
 
 use std::fmt;
 
-/// Decoding `n` bytes allocates at most this many times `n` bytes (plus a fixed few hundred
-/// for an error message): see [the module docs](self#the-allocation-bound). `Serde<T>`
-/// charges the same budget; its collections grow by doubling, which briefly holds an old
-/// buffer next to one twice its size, so their peak can reach a few times the budget (see
-/// `Serde`).
+/// Decoding `n` bytes allocates at most this many times `n` bytes, plus a few hundred bytes
+/// for an error message, whatever the bytes say.
+///
+/// Each [`Reader`] has a budget of `DECODE_ALLOC_FACTOR × n` bytes, and every decoder
+/// charges what it is about to allocate before allocating it ([`Reader::charge`]):
+/// `Vec<T>` charges `count × size_of::<T>()` before it reserves, `String` its length. A
+/// value that would need more than the budget is a [`DecodeError`], found before the
+/// allocation. Checking a count against the bytes left is not enough on its own: a `None`
+/// takes one byte but an `Option<T>` takes `size_of::<T>()` or more in memory, so 4 MiB of
+/// zero bytes read as a vector of wide options would otherwise reserve gigabytes.
+///
+/// Sixty-four covers the ratios of in-memory to encoded size that ordinary values reach (a
+/// `None` of `Option<String>` is 24 bytes from one; of `Option<u128>`, 32), so real values
+/// decode, and only inputs that would amplify more are refused. `Serde<T>` (feature
+/// `serde`) charges the same budget; its collections grow by doubling, so its peak is
+/// within twice the budget.
 pub const DECODE_ALLOC_FACTOR: usize = 64;
 
 /// A value that can be sent to or from a worker process.
@@ -106,6 +106,7 @@ pub struct Reader<'a> {
     /// Heap bytes the decoders may still allocate.
     budget: usize,
     /// The input's length when the reader was made.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))] // read by `Serde<T>` only
     start_len: usize,
 }
 
@@ -121,6 +122,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Nothing has been read yet: the value about to be decoded is the outermost one.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) fn at_start(&self) -> bool {
         self.bytes.len() == self.start_len
     }
@@ -143,9 +145,7 @@ impl<'a> Reader<'a> {
 
     /// Charges `count` values of `T` (a vector's buffer) against the budget.
     pub fn charge_for<T>(&mut self, count: usize) -> Result<(), DecodeError> {
-        let bytes = count
-            .checked_mul(std::mem::size_of::<T>())
-            .unwrap_or(usize::MAX);
+        let bytes = count.saturating_mul(std::mem::size_of::<T>());
         self.charge(bytes)
     }
 
