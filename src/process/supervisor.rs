@@ -735,9 +735,13 @@ impl Supervisor {
             WorkerState::Busy(job) => job.deadline,
             WorkerState::Idle => None,
         });
-        let unwatched = (self.sigchld.is_none()
-            && self.workers.iter().any(|w| w.exit_watch.is_none()))
-        .then(|| Instant::now() + UNWATCHED_CHECK);
+        let unwatched = if self.check_unwatched {
+            // A worker may have died before the SIGCHLD pipe was there to hear it.
+            Some(Instant::now())
+        } else {
+            (self.sigchld.is_none() && self.workers.iter().any(|w| w.exit_watch.is_none()))
+                .then(|| Instant::now() + UNWATCHED_CHECK)
+        };
         workers
             .chain(self.spawn_backoff_until)
             .chain(unwatched)
