@@ -102,8 +102,8 @@ const MAX_DEPTH: usize = 256;
 ///   actually arrive, so memory stays in proportion to the input.
 /// - **Allocation.** Decoding `n` bytes allocates at most 2 ×
 ///   [`DECODE_ALLOC_FACTOR`](super::DECODE_ALLOC_FACTOR) × `n` bytes at peak (plus a few
-///   hundred for an error message, and the outermost value's own `size_of::<T>()` if it
-///   is behind a `Box`). The budget of codec.rs is charged before each allocation:
+///   hundred for an error message, and up to eight `size_of::<T>()` that the outermost
+///   value's own options may take uncharged, as below). The budget of codec.rs is charged before each allocation:
 ///   sequence elements twice their size and map entries four times (the room
 ///   collections hold beyond what they fill), strings and bytes their length, and every
 ///   option and enum its size, since behind a `Box` one byte of `None` would allocate a
