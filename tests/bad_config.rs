@@ -171,14 +171,36 @@ fn process_pool_with_a_missing_program_fails_to_build() {
 }
 
 #[test]
-fn process_pool_zero_start_timeout_is_invalid_config() {
-    // No worker can say hello in no time: `build` refuses it before starting anything
-    // (a zero job timeout, by contrast, is valid: each job times out; see below).
-    match demo().workers(1).start_timeout(Duration::ZERO).build() {
-        Err(ProcessError::InvalidConfig(message)) => {
-            assert!(message.contains("start_timeout"), "{message}")
+fn process_pool_zero_timeouts_are_invalid_config() {
+    // One rule for both limits: no worker can say hello, and no job can finish, in no time,
+    // so `build` refuses a zero for either before starting anything (it used to accept a
+    // zero `job_timeout`, failing every job as a timeout).
+    for (builder, what) in [
+        (
+            demo().workers(1).start_timeout(Duration::ZERO),
+            "start_timeout",
+        ),
+        (demo().workers(1).job_timeout(Duration::ZERO), "job_timeout"),
+    ] {
+        match builder.build() {
+            Err(ProcessError::InvalidConfig(message)) => {
+                assert!(message.contains(what), "{message}")
+            }
+            other => panic!("{what}(0): expected InvalidConfig, got {other:?}"),
         }
-        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    // The smallest non-zero limits are valid.
+    for builder in [
+        demo().workers(1).start_timeout(Duration::from_nanos(1)),
+        demo().workers(1).job_timeout(Duration::from_nanos(1)),
+    ] {
+        match builder.build() {
+            Err(ProcessError::InvalidConfig(message)) => {
+                panic!("a 1 ns limit is valid, got InvalidConfig({message})")
+            }
+            Ok(pool) => pool.shutdown(),
+            Err(_) => {} // a worker that cannot say hello in 1 ns fails to start: fine
+        }
     }
 }
 
@@ -197,19 +219,16 @@ fn process_pool_with_absurd_durations_works() {
     assert_eq!(job.wait_timeout(Duration::MAX).unwrap().unwrap(), 16);
     pool.shutdown();
 
-    // A zero job timeout fails each job as a timeout and replaces the worker; the pool
-    // itself keeps working. The job must not be able to finish first: a reply already
-    // waiting when the supervisor first looks is taken as the result, so a short job (it
-    // was 50 ms) passes only while the supervisor is not delayed that long between sending
-    // the job and that look.
-    let pool = demo()
-        .workers(1)
-        .job_timeout(Duration::ZERO)
-        .build()
-        .unwrap();
-    match pool.submit::<u64, u64>("sleep_ms", 60_000).wait() {
-        Err(ProcessError::Timeout(limit)) => assert_eq!(limit, Duration::ZERO),
-        other => panic!("expected Timeout, got {other:?}"),
+    // The shortest job timeout fails each job as a timeout and replaces the worker; the pool
+    // itself keeps working. The job must not be able to finish first (a reply already
+    // waiting when the supervisor first looks is taken as the result), hence a long one.
+    let limit = Duration::from_nanos(1);
+    let pool = demo().workers(1).job_timeout(limit).build().unwrap();
+    for _ in 0..2 {
+        match pool.submit::<u64, u64>("sleep_ms", 60_000).wait() {
+            Err(ProcessError::Timeout(reported)) => assert_eq!(reported, limit),
+            other => panic!("expected Timeout, got {other:?}"),
+        }
     }
     pool.shutdown();
 }

@@ -10,7 +10,7 @@
 
 use proptest::prelude::*;
 use spindle::process::__fuzz::{self, ParsedReply, ParsedRequest};
-use spindle::process::{decode_exact, Decode, Encode, DEFAULT_MAX_FRAME_LEN};
+use spindle::process::{decode_exact, Decode, Encode, DECODE_ALLOC_FACTOR, DEFAULT_MAX_FRAME_LEN};
 
 #[path = "common/thread_heap.rs"]
 mod thread_heap;
@@ -308,4 +308,77 @@ fn counting_allocator_sees_allocations() {
     let (value, peak) = peak_bytes(|| decode_exact::<Vec<u8>>(&bytes).unwrap());
     assert_eq!(value.len(), 1000);
     assert!(peak >= 1000, "peak {peak}");
+}
+
+/// A large value whose `None` encodes to one byte: 112 bytes in memory as `Option<Big>`.
+type Big = (u128, u128, u128, u128, u128, u128);
+
+/// A count, then bytes that are mostly `None`/`Some`/`Ok`/`Err` tags: what amplifies most
+/// (one byte of input, a whole `Option<Big>` of memory).
+fn tag_run() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![30 => Just(0u8), 1 => Just(1u8), 1 => any::<u8>()],
+        0..4096,
+    )
+    .prop_flat_map(|tail| {
+        let len = tail.len() as u64;
+        (0..=len).prop_map(move |count| {
+            let mut bytes = count.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&tail);
+            bytes
+        })
+    })
+}
+
+/// Decodes `bytes` as the types that amplify most; each stays within the documented
+/// factor, whatever the bytes.
+fn decode_within_the_factor(bytes: &[u8]) {
+    let factor = DECODE_ALLOC_FACTOR;
+    let _ = decode_bounded::<Vec<Option<Big>>>(bytes, factor);
+    let _ = decode_bounded::<Vec<Vec<Option<Big>>>>(bytes, factor);
+    let _ = decode_bounded::<Vec<Result<Big, Big>>>(bytes, factor);
+    let _ = decode_bounded::<Vec<(Option<Big>, Option<String>)>>(bytes, factor);
+    let _ = decode_bounded::<Option<Vec<Option<Vec<Option<Big>>>>>>(bytes, factor);
+    let _ = decode_bounded::<Vec<Option<String>>>(bytes, factor);
+    let _ = decode_bounded::<Vec<String>>(bytes, factor);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn codec_allocation_stays_within_the_factor(bytes in tag_run()) {
+        decode_within_the_factor(&bytes);
+    }
+
+    #[test]
+    fn codec_allocation_of_any_bytes_stays_within_the_factor(
+        bytes in prop::collection::vec(any::<u8>(), 0..512)
+    ) {
+        decode_within_the_factor(&bytes);
+    }
+
+    #[test]
+    fn codec_values_within_the_factor_decode(nones in 0usize..2048) {
+        // A vector of `None`s of the most common wide option, `Option<String>` (24 bytes
+        // from one): real values are not refused.
+        let value: Vec<Option<String>> = vec![None; nones];
+        let bytes = encoded(&value);
+        prop_assert_eq!(decode_bounded::<Vec<Option<String>>>(&bytes, DECODE_ALLOC_FACTOR).unwrap(), value);
+    }
+}
+
+/// The reproducer, at 1 MiB: a count of one element per byte, then zero bytes
+/// (each a `None`). The count fits the bytes left, but `count × size_of::<Option<Big>>()`
+/// was reserved at once: 117 MiB for 1 MiB (3.4 GiB for 4 MiB). Now it is refused before
+/// reserving, and the same bytes as narrower options decode.
+#[test]
+fn a_mebibyte_of_nones_does_not_amplify() {
+    let len = 1 << 20;
+    let mut bytes = ((len - 8) as u64).to_le_bytes().to_vec();
+    bytes.resize(len, 0);
+    let err = decode_bounded::<Vec<Option<Big>>>(&bytes, DECODE_ALLOC_FACTOR).unwrap_err();
+    assert!(err.contains("times its encoded size"), "{err}");
+    let nones = decode_bounded::<Vec<Option<u64>>>(&bytes, DECODE_ALLOC_FACTOR).unwrap();
+    assert_eq!(nones.len(), len - 8);
 }

@@ -498,3 +498,90 @@ fn workers_die_with_their_parent() {
         }
     });
 }
+
+/// Processes the test must kill at its end (grandchildren of the test: not ours to reap).
+struct KillOnDrop(Vec<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            // SAFETY: kill(2) with integers touches no memory.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }
+}
+
+/// How long a bounded wait below may take before the test calls it a hang. The outcomes
+/// come within milliseconds; before the fix they came only when the grandchild exited
+/// (an hour) or never.
+const HANG: Duration = Duration::from_secs(20);
+
+/// The scenario of a job that forks, for pools with each exit watch (pidfd here, SIGCHLD in
+/// `tests/process_sigchld.rs` has its twin).
+fn a_forking_job_scenario(builder: Builder) {
+    let pool = builder.workers(1).build().expect("demo pool starts");
+    let mut grandchildren = KillOnDrop(Vec::new());
+    grandchildren.0.push(
+        pool.submit::<u8, u32>("fork_holding_socket", 0)
+            .wait()
+            .unwrap(),
+    );
+    // The worker dies while its grandchild holds the socket open: no end-of-file comes,
+    // the process's exit is what tells.
+    let mut died = pool.submit::<u8, u8>("abort", 0);
+    match died.wait_timeout(HANG) {
+        Some(Err(ProcessError::WorkerDied { reason, .. })) => {
+            assert_eq!(reason, ExitReason::Signal(libc::SIGABRT))
+        }
+        None => panic!("the job of a dead worker whose grandchild holds its socket never resolved"),
+        Some(other) => panic!("expected WorkerDied, got {other:?}"),
+    }
+    // The replacement serves, and its own forking job leaves a grandchild too.
+    assert_eq!(pool.submit::<u64, u64>("square", 3).wait().unwrap(), 9);
+    grandchildren.0.push(
+        pool.submit::<u8, u32>("fork_holding_socket", 0)
+            .wait()
+            .unwrap(),
+    );
+    // Retiring it: it exits on end-of-file; its grandchild keeps the socket open.
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        pool.shutdown();
+        drop(pool); // its fds go before the test counts them
+        let _ = done_tx.send(());
+    });
+    done.recv_timeout(HANG)
+        .expect("shutdown waited on a grandchild of a worker that had exited");
+    // Each grandchild is still alive: the pool ignored it rather than waited it out.
+    for &pid in &grandchildren.0 {
+        // SAFETY: signal 0 only checks that the process exists.
+        assert_eq!(unsafe { libc::kill(pid as libc::pid_t, 0) }, 0);
+    }
+}
+
+#[test]
+fn a_job_that_forks_does_not_hold_up_its_dead_worker_or_the_shutdown() {
+    clean(|| a_forking_job_scenario(demo()));
+}
+
+#[test]
+fn a_worker_that_hangs_on_its_way_out_is_killed_at_the_retire_deadline() {
+    clean(|| {
+        let pool = pool(1);
+        // The worker closes its socket before it hangs in `exit`, but its grandchild keeps
+        // the socket open: neither end-of-file nor an exit comes, only the deadline helps.
+        let _grandchild = KillOnDrop(vec![pool
+            .submit::<u8, u32>("fork_holding_socket", 0)
+            .wait()
+            .unwrap()]);
+        assert_eq!(pool.submit::<u8, u8>("hang_at_exit", 0).wait().unwrap(), 0);
+        let (done_tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            pool.shutdown();
+            drop(pool); // its fds go before the test counts them
+            let _ = done_tx.send(());
+        });
+        done.recv_timeout(HANG)
+            .expect("shutdown waited for ever on a worker that does not exit");
+    });
+}

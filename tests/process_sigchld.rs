@@ -125,3 +125,44 @@ fn past_the_pipe_slots_children_are_waited_for_by_a_thread() {
         });
     });
 }
+
+/// The process pool's twin of `tests/process_pool.rs`'s forking-job test, with its workers
+/// watched through the SIGCHLD pipe instead of pidfds: a worker whose grandchild holds its
+/// socket dies, and the pool learns it from the exit.
+#[test]
+fn a_process_pool_notices_a_dead_worker_through_the_pipe() {
+    use spindle::process::{ExitReason, Jobs, ProcessError, ProcessPool};
+    const DEMO: &str = env!("CARGO_BIN_EXE_spindle-worker-demo");
+    clean(|| {
+        let pool = ProcessPool::builder(&Jobs::new())
+            .worker_program(DEMO)
+            .__without_pidfd()
+            .workers(1)
+            .build()
+            .unwrap();
+        let grandchild = pool
+            .submit::<u8, u32>("fork_holding_socket", 0)
+            .wait()
+            .unwrap() as libc::pid_t;
+        let kill_grandchild = || {
+            // SAFETY: kill(2) with integers touches no memory.
+            unsafe { libc::kill(grandchild, libc::SIGKILL) };
+        };
+        let mut died = pool.submit::<u8, u8>("abort", 0);
+        let result = died.wait_timeout(DEADLINE);
+        if result.is_none() {
+            kill_grandchild();
+            panic!("the SIGCHLD pipe did not report the worker's death");
+        }
+        match result.unwrap() {
+            Err(ProcessError::WorkerDied { reason, .. }) => {
+                assert_eq!(reason, ExitReason::Signal(libc::SIGABRT))
+            }
+            other => panic!("expected WorkerDied, got {other:?}"),
+        }
+        assert_eq!(pool.submit::<u64, u64>("square", 5).wait().unwrap(), 25);
+        pool.shutdown();
+        drop(pool);
+        kill_grandchild();
+    });
+}

@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use spindle::process::{decode_exact, Encode, Serde};
+use spindle::process::{decode_exact, Encode, Serde, DECODE_ALLOC_FACTOR};
 
 #[path = "common/thread_heap.rs"]
 mod thread_heap;
@@ -555,4 +555,92 @@ fn deep_recursive_input_is_an_error_not_a_stack_overflow() {
         message.contains("nests deeper than 256 levels"),
         "{message}"
     );
+}
+
+/// Wide in memory (208 bytes as an `Option`), one byte as a `None`: wider than the bound
+/// per byte, so a decoder that allocates what the bytes imply breaks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Wide {
+    words: [u128; 12],
+}
+
+/// A recursive type whose boxes hold wide options: every node allocates far more than the
+/// bytes it takes.
+#[derive(Debug, Serialize, Deserialize)]
+enum WideTree {
+    Leaf,
+    Node(Box<(WideTree, Option<Wide>)>, Box<WideTree>),
+}
+
+/// A count, then bytes that are mostly option tags and variant indexes.
+fn tag_run() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![30 => Just(0u8), 1 => Just(1u8), 1 => any::<u8>()],
+        0..2048,
+    )
+    .prop_flat_map(|tail| {
+        let len = tail.len() as u64;
+        (0..=len).prop_map(move |count| {
+            let mut bytes = count.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&tail);
+            bytes
+        })
+    })
+}
+
+/// The documented bound for `Serde<T>`: twice the codec's factor at peak.
+const SERDE_PER_BYTE: usize = 2 * DECODE_ALLOC_FACTOR;
+
+fn decode_serde_within_the_bound(bytes: &[u8]) {
+    let _ = decode_bounded::<Vec<Option<Wide>>>(bytes, SERDE_PER_BYTE);
+    let _ = decode_bounded::<Vec<Box<Option<Wide>>>>(bytes, SERDE_PER_BYTE);
+    let _ = decode_bounded::<Vec<Vec<Option<Wide>>>>(bytes, SERDE_PER_BYTE);
+    let _ = decode_bounded::<Vec<Result<Wide, Wide>>>(bytes, SERDE_PER_BYTE);
+    let _ = decode_bounded::<HashMap<u8, Option<Wide>>>(bytes, SERDE_PER_BYTE);
+    let _ = decode_bounded::<BTreeMap<u16, Box<Option<Wide>>>>(bytes, SERDE_PER_BYTE);
+    let _ = decode_bounded::<WideTree>(bytes, SERDE_PER_BYTE);
+    let _ = decode_bounded::<Vec<WideTree>>(bytes, SERDE_PER_BYTE);
+    let _ = decode_bounded::<Vec<Option<String>>>(bytes, SERDE_PER_BYTE);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn serde_allocation_stays_within_the_bound(bytes in tag_run()) {
+        decode_serde_within_the_bound(&bytes);
+    }
+
+    #[test]
+    fn serde_allocation_of_any_bytes_stays_within_the_bound(
+        bytes in prop::collection::vec(any::<u8>(), 0..512)
+    ) {
+        decode_serde_within_the_bound(&bytes);
+    }
+
+    #[test]
+    fn serde_values_within_the_bound_decode(nones in 0usize..1024, some in any::<Option<u8>>()) {
+        // Real values are not refused: a run of the common wide `None`, and a lone outermost
+        // `None` of a wide type (its allowance).
+        let value: Vec<Option<String>> = vec![None; nones];
+        prop_assert_eq!(decode_bounded::<Vec<Option<String>>>(&serde_encoded(&value), SERDE_PER_BYTE).unwrap(), value);
+        let lone: Option<(Wide, Option<u8>)> = None;
+        let back = decode_bounded::<Option<(Wide, Option<u8>)>>(&serde_encoded(&lone), SERDE_PER_BYTE).unwrap();
+        prop_assert_eq!(back, lone);
+        let _ = some;
+    }
+}
+
+#[test]
+fn a_mebibyte_of_nones_does_not_amplify_through_serde() {
+    let len = 1 << 20;
+    let bytes = counted((len - 8) as u64, &vec![0; len - 8]);
+    for err in [
+        decode_bounded::<Vec<Option<Wide>>>(&bytes, SERDE_PER_BYTE).unwrap_err(),
+        decode_bounded::<Vec<Box<Option<Wide>>>>(&bytes, SERDE_PER_BYTE).unwrap_err(),
+    ] {
+        assert!(err.contains("times its encoded size"), "{err}");
+    }
+    let nones = decode_bounded::<Vec<Option<u64>>>(&bytes, SERDE_PER_BYTE).unwrap();
+    assert_eq!(nones.len(), len - 8);
 }

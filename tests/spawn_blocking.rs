@@ -90,3 +90,40 @@ fn zero_blocking_threads_is_an_error() {
 fn spawn_blocking_outside_a_runtime_panics_clearly() {
     drop(spindle::spawn_blocking(|| ()));
 }
+
+#[test]
+fn an_aborted_blocking_call_that_has_not_started_never_runs() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let one_thread = |mut builder: Builder| builder.max_blocking_threads(1).build().unwrap();
+    for rt in [
+        one_thread(Builder::new_current_thread()),
+        one_thread({
+            let mut builder = Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }),
+    ] {
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran_in_call = ran.clone();
+        rt.block_on(async move {
+            // The only blocking thread is busy until `release`.
+            let (started_tx, started) = mpsc::channel();
+            let (release, release_rx) = mpsc::channel::<()>();
+            let first = spindle::spawn_blocking(move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            });
+            started.recv().unwrap();
+            let queued = spindle::spawn_blocking(move || ran_in_call.store(true, Ordering::SeqCst));
+            queued.abort();
+            assert!(queued.await.unwrap_err().is_cancelled());
+            release.send(()).unwrap();
+            first.await.unwrap();
+            // The pool runs calls in order on its one thread: once this one has run, the
+            // aborted one would have run too, had it not been cancelled.
+            spindle::spawn_blocking(|| ()).await.unwrap();
+        });
+        assert!(!ran.load(Ordering::SeqCst), "the aborted call ran");
+    }
+}

@@ -738,3 +738,108 @@ fn a_thread_the_os_refuses_becomes_the_jobs_error() {
     // Nothing was left behind in the queue.
     assert_eq!(pool.queued_count(), 0);
 }
+
+/// A value whose destructor panics: user code the pool must survive.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("a destructor panicked");
+    }
+}
+
+#[test]
+fn a_closure_whose_drop_panics_when_cancelled_does_not_strand_the_jobs_behind_it() {
+    let pool = Arc::new(ThreadPool::new(1));
+    let gate = Arc::new(Gate::default());
+    let (started_tx, started) = mpsc::channel();
+    let running = {
+        let gate = gate.clone();
+        pool.submit(move || {
+            started_tx.send(()).unwrap();
+            gate.wait();
+            "finished"
+        })
+    };
+    started.recv().unwrap();
+    let hostile = {
+        let bomb = PanicsOnDrop;
+        pool.submit(move || {
+            let _bomb = &bomb;
+        })
+    };
+    // One cancelled by hand first: its closure is dropped by the reject loop as well.
+    let cancelled_by_hand = {
+        let bomb = PanicsOnDrop;
+        pool.submit(move || {
+            let _bomb = &bomb;
+        })
+    };
+    assert!(cancelled_by_hand.cancel());
+    let behind: Vec<_> = (0..3).map(|i| pool.submit(move || i)).collect();
+    let shutter = {
+        let pool = pool.clone();
+        thread::spawn(move || pool.shutdown_now())
+    };
+    // Before the fix the destructor's panic escaped the reject loop: the jobs behind the
+    // hostile one never resolved, and `shutdown_now` itself panicked.
+    let cancelled = |handle: spindle::thread_pool::JobHandle<_>| {
+        let result = handle
+            .wait_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("a job queued behind the hostile one never resolved"));
+        assert_eq!(result.unwrap_err().kind(), JobErrorKind::Cancelled);
+    };
+    cancelled(hostile);
+    for handle in behind {
+        let result = handle
+            .wait_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("a job queued behind the hostile one never resolved"));
+        assert_eq!(result.unwrap_err().kind(), JobErrorKind::Cancelled);
+    }
+    assert_eq!(
+        cancelled_by_hand.wait().unwrap_err().kind(),
+        JobErrorKind::Cancelled
+    );
+    gate.open();
+    shutter
+        .join()
+        .expect("shutdown_now contains the destructor's panic");
+    assert_eq!(running.wait().unwrap(), "finished");
+}
+
+/// A panic payload whose destructor panics with another of itself: each drop of one raises
+/// the next, so whoever drops a caught payload gets a new panic.
+struct RecurringPanic;
+
+impl Drop for RecurringPanic {
+    fn drop(&mut self) {
+        std::panic::panic_any(RecurringPanic);
+    }
+}
+
+#[test]
+fn a_panic_payload_whose_drop_panics_does_not_kill_a_thread_unaccounted() {
+    let pool = ThreadPool::builder().max_threads(1).build().unwrap();
+    // The handle is dropped: the payload is dropped on the pool's thread, with the slot.
+    drop(pool.submit(|| -> u8 { std::panic::panic_any(RecurringPanic) }));
+    // Its value's destructor panics too when the detached job's slot goes.
+    drop(pool.submit(|| PanicsOnDrop));
+    // Before the fix the thread died with the pool still counting it: this job never ran.
+    let next = pool.submit(|| 7);
+    let Ok(result) = next.wait_timeout(DEADLINE) else {
+        // Dropping the pool would hang as well: leak it so the test fails instead.
+        std::mem::forget(pool);
+        panic!("the pool's thread died: the next job never ran");
+    };
+    assert_eq!(result.unwrap(), 7);
+    assert_eq!(pool.thread_count(), 1);
+    // And dropping the pool returns.
+    let (dropped_tx, dropped) = mpsc::channel();
+    thread::spawn(move || {
+        drop(pool);
+        dropped_tx.send(()).unwrap();
+    });
+    dropped
+        .recv_timeout(DEADLINE)
+        .expect("dropping the pool returns");
+}

@@ -30,6 +30,14 @@ fn write_raw_to_pool(bytes: &[u8]) {
     let _ = socket.write_all(bytes);
 }
 
+/// An `atexit` handler that never returns: the worker hangs on its way out.
+extern "C" fn block_forever() {
+    loop {
+        // SAFETY: pause(2) takes no arguments and touches no memory.
+        unsafe { libc::pause() };
+    }
+}
+
 fn jobs() -> Jobs {
     Jobs::new()
         .register("square", |x: u64| x * x)
@@ -55,6 +63,25 @@ fn jobs() -> Jobs {
         .register("malformed_frame", |_: u8| -> u8 {
             // A 9-byte body: job id 0, frame kind 77 (no such kind).
             write_raw_to_pool(&[9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 77]);
+            0
+        })
+        .register("fork_holding_socket", |_: u8| -> u32 {
+            // A child of the worker that keeps every fd the worker has, its socket to the
+            // pool included (close-on-exec does not matter without an exec), and sleeps for
+            // an hour. Returns its pid so the test can kill it.
+            // SAFETY: the child only calls the async-signal-safe sleep(3) and _exit(2).
+            match unsafe { libc::fork() } {
+                0 => unsafe {
+                    libc::sleep(3600);
+                    libc::_exit(0)
+                },
+                pid => pid as u32,
+            }
+        })
+        .register("hang_at_exit", |_: u8| -> u8 {
+            // The worker will not finish exiting once told to: only SIGKILL ends it.
+            // SAFETY: registers a plain `extern "C" fn()`, as atexit(3) requires.
+            unsafe { libc::atexit(block_forever) };
             0
         })
         .register("gate", |path: String| -> u8 {

@@ -8,6 +8,11 @@
 //! actually left (every value takes at least [`Decode::MIN_ENCODED_LEN`] bytes) before
 //! anything is allocated for it.
 //!
+//! # The allocation bound
+//! Decoding `n` bytes allocates at most [`DECODE_ALLOC_FACTOR`] × `n` bytes (64 × `n`): a
+//! [`Reader`] carries that budget and decoders charge it before allocating. Tested with a
+//! counting allocator in `tests/decode_props.rs`.
+//!
 //! ```
 //! use spindle::process::{Decode, Encode, Reader};
 //!
@@ -21,6 +26,24 @@
 //! ```
 
 use std::fmt;
+
+/// Decoding `n` bytes allocates at most this many times `n` bytes, plus a few hundred bytes
+/// for an error message, whatever the bytes say.
+///
+/// Each [`Reader`] has a budget of `DECODE_ALLOC_FACTOR × n` bytes, and every decoder
+/// charges what it is about to allocate before allocating it ([`Reader::charge`]):
+/// `Vec<T>` charges `count × size_of::<T>()` before it reserves, `String` its length. A
+/// value that would need more than the budget is a [`DecodeError`], found before the
+/// allocation. Checking a count against the bytes left is not enough on its own: a `None`
+/// takes one byte but an `Option<T>` takes `size_of::<T>()` or more in memory, so 4 MiB of
+/// zero bytes read as a vector of wide options would otherwise reserve gigabytes.
+///
+/// Sixty-four covers the ratios of in-memory to encoded size that ordinary values reach (a
+/// `None` of `Option<String>` is 24 bytes from one; of `Option<u128>`, 32), so real values
+/// decode, and only inputs that would amplify more are refused. `Serde<T>` (feature
+/// `serde`) charges the same budget; its collections grow by doubling, so its peak is
+/// within twice the budget.
+pub const DECODE_ALLOC_FACTOR: usize = 64;
 
 /// A value that can be sent to or from a worker process.
 ///
@@ -41,7 +64,9 @@ pub trait Decode: Sized {
     /// reject a count the remaining input cannot hold, before allocating.
     const MIN_ENCODED_LEN: usize = 1;
 
-    /// Reads one value from the front of `input`. Must not panic on any input.
+    /// Reads one value from the front of `input`. Must not panic on any input, and must
+    /// [`charge`](Reader::charge) what it allocates before allocating it (the decoders of
+    /// the fields it reads charge for themselves).
     fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError>;
 }
 
@@ -73,16 +98,55 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// A cursor over bytes being decoded.
+/// A cursor over bytes being decoded, with the allocation budget of what it decodes (see
+/// [`DECODE_ALLOC_FACTOR`]).
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
     bytes: &'a [u8],
+    /// Heap bytes the decoders may still allocate.
+    budget: usize,
+    /// The input's length when the reader was made.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))] // read by `Serde<T>` only
+    start_len: usize,
 }
 
 impl<'a> Reader<'a> {
-    /// A reader at the start of `bytes`.
+    /// A reader at the start of `bytes`, with a budget of [`DECODE_ALLOC_FACTOR`] ×
+    /// `bytes.len()` heap bytes.
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { bytes }
+        Reader {
+            bytes,
+            budget: bytes.len().saturating_mul(DECODE_ALLOC_FACTOR),
+            start_len: bytes.len(),
+        }
+    }
+
+    /// Nothing has been read yet: the value about to be decoded is the outermost one.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn at_start(&self) -> bool {
+        self.bytes.len() == self.start_len
+    }
+
+    /// Charges `bytes` heap bytes, about to be allocated, against the budget; an error if
+    /// they do not fit (nothing is charged then).
+    pub fn charge(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        match self.budget.checked_sub(bytes) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => Err(DecodeError::new(format!(
+                "the decoded value would take more than {DECODE_ALLOC_FACTOR} times its \
+                 encoded size in memory ({bytes} more bytes asked, {} left of the budget)",
+                self.budget
+            ))),
+        }
+    }
+
+    /// Charges `count` values of `T` (a vector's buffer) against the budget.
+    pub fn charge_for<T>(&mut self, count: usize) -> Result<(), DecodeError> {
+        let bytes = count.saturating_mul(std::mem::size_of::<T>());
+        self.charge(bytes)
     }
 
     /// Bytes not read yet.
@@ -250,6 +314,7 @@ impl Decode for String {
 
     fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let len = input.take_count(1)?;
+        input.charge(len)?;
         let bytes = input.take(len)?;
         match std::str::from_utf8(bytes) {
             Ok(text) => Ok(text.to_owned()),
@@ -278,6 +343,8 @@ impl<T: Decode> Decode for Vec<T> {
 
     fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let count = input.take_count(T::MIN_ENCODED_LEN)?;
+        // Exactly what `with_capacity` reserves: this is the whole buffer, never regrown.
+        input.charge_for::<T>(count)?;
         let mut items = Vec::with_capacity(count);
         for _ in 0..count {
             items.push(T::decode(input)?);

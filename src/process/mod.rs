@@ -64,7 +64,10 @@
 //! | job panics | [`ProcessError::Panicked`] with message and location; worker lives on (same pid) | `panics_fail_the_job_and_the_worker_survives` |
 //! | malformed or oversized frame from a worker | [`ProcessError::Protocol`]; worker killed and replaced; nothing allocated for the bogus length | `protocol_violations_replace_the_worker` |
 //! | unknown job / undecodable input | [`ProcessError::UnknownJob`] / [`ProcessError::Decode`] for that job only | `unknown_jobs_and_bad_inputs_fail_alone` |
+//! | worker dies while a process its job forked holds its socket open | that job: [`ProcessError::WorkerDied`] at once (the exit is seen through a pidfd or SIGCHLD, not end-of-file); `shutdown` does not wait for the grandchild | `a_job_that_forks_does_not_hold_up_its_dead_worker_or_the_shutdown` |
+//! | worker told to exit hangs on its way out | killed 2 s after being told; `shutdown` returns | `a_worker_that_hangs_on_its_way_out_is_killed_at_the_retire_deadline` |
 //! | job past `job_timeout` | [`ProcessError::Timeout`]; worker killed, reaped, replaced | `timeouts_kill_and_replace_the_worker` |
+//! | a reply whose decoded value would take more than 64 times its size in memory | [`ProcessError::Decode`] for that job; nothing allocated for it (see [`DECODE_ALLOC_FACTOR`]) | `tests/decode_props.rs` |
 //! | worker program without `run_worker_if_child` / missing | `build` fails with [`ProcessError::Spawn`] saying so | `build_fails_clearly` |
 //! | parent dies | workers get SIGKILL (`PR_SET_PDEATHSIG`), or EOF on their socket | `workers_die_with_their_parent` |
 //!
@@ -97,7 +100,7 @@ mod worker;
 #[path = "fuzz.rs"]
 pub mod __fuzz;
 
-pub use codec::{decode_exact, Decode, DecodeError, Encode, Reader};
+pub use codec::{decode_exact, Decode, DecodeError, Encode, Reader, DECODE_ALLOC_FACTOR};
 pub use command::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 pub use error::{ExitReason, ProcessError};
 pub use frame::DEFAULT_MAX_FRAME_LEN;

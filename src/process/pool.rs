@@ -89,6 +89,8 @@ pub struct Builder {
     program: Option<PathBuf>,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    /// Tests only: watch workers through the SIGCHLD pipe even where pidfds exist.
+    use_pidfd: bool,
 }
 
 impl ProcessPool {
@@ -110,6 +112,7 @@ impl ProcessPool {
             program: None,
             args: Vec::new(),
             env: Vec::new(),
+            use_pidfd: true,
         }
     }
 
@@ -323,13 +326,15 @@ impl Builder {
 
     /// A request running longer than `limit` fails with [`ProcessError::Timeout`]; its
     /// worker is killed, reaped and replaced. Default: no limit. (For `map`, the limit is
-    /// per chunk.)
+    /// per chunk.) Zero is refused by [`build`](Self::build), as a zero `start_timeout` is:
+    /// no job can finish in no time, and a limit of zero would only race the worker.
     pub fn job_timeout(mut self, limit: Duration) -> Builder {
         self.job_timeout = Some(limit);
         self
     }
 
-    /// How long a starting worker may take to report ready (default 10 s).
+    /// How long a starting worker may take to report ready (default 10 s; zero is refused
+    /// by [`build`](Self::build)).
     pub fn start_timeout(mut self, limit: Duration) -> Builder {
         self.start_timeout = limit;
         self
@@ -371,11 +376,20 @@ impl Builder {
         self
     }
 
+    /// Not part of the API: notice workers' deaths through the SIGCHLD pipe even where
+    /// pidfds exist, to test the path other Unixes and old Linux kernels take.
+    #[doc(hidden)]
+    pub fn __without_pidfd(mut self) -> Builder {
+        self.use_pidfd = false;
+        self
+    }
+
     /// Starts the workers and waits until each has reported ready.
     ///
     /// # Errors
-    /// [`ProcessError::InvalidConfig`] for zero workers, zero `max_tasks_per_child` or a zero
-    /// `start_timeout`,
+    /// [`ProcessError::InvalidConfig`] for zero workers, zero `max_tasks_per_child`, a zero
+    /// `start_timeout` or a zero `job_timeout` (one rule for both limits: a zero duration is
+    /// a mistake, not a request),
     /// [`ProcessError::Spawn`] if a worker cannot be started or exits before it is ready,
     /// for example because its `main` does not call `run_worker_if_child`.
     pub fn build(self) -> Result<ProcessPool, ProcessError> {
@@ -399,6 +413,11 @@ impl Builder {
                 "start_timeout must be longer than zero".to_owned(),
             ));
         }
+        if self.job_timeout.is_some_and(|limit| limit.is_zero()) {
+            return Err(ProcessError::InvalidConfig(
+                "job_timeout must be longer than zero".to_owned(),
+            ));
+        }
         if self.max_frame_len > u32::MAX as usize {
             return Err(ProcessError::InvalidConfig(format!(
                 "max_frame_len {} exceeds the protocol's limit of {}",
@@ -417,6 +436,7 @@ impl Builder {
             job_timeout: self.job_timeout,
             start_timeout: self.start_timeout,
             max_frame_len: self.max_frame_len,
+            use_pidfd: self.use_pidfd,
             plan,
             program: program.display().to_string(),
         };

@@ -99,7 +99,17 @@ const MAX_DEPTH: usize = 256;
 ///   so a count larger than the bytes left is rejected before anything is allocated or
 ///   looped over, and an element that takes no bytes is an error when it is read. No room
 ///   is reserved from a count (the size hint is `None`): collections grow as elements
-///   actually arrive, so memory stays in proportion to the input. The encoding side keeps
+///   actually arrive, so memory stays in proportion to the input.
+/// - **Allocation.** Decoding `n` bytes allocates at most 2 ×
+///   [`DECODE_ALLOC_FACTOR`](super::DECODE_ALLOC_FACTOR) × `n` bytes at peak (plus a few
+///   hundred for an error message, and up to eight `size_of::<T>()` that the outermost
+///   value's own options may take uncharged, as below). The budget of codec.rs is charged before each allocation:
+///   sequence elements twice their size and map entries four times (the room
+///   collections hold beyond what they fill), strings and bytes their length, and every
+///   option and enum its size, since behind a `Box` one byte of `None` would allocate a
+///   whole `T` (an option that is itself the element just charged is not charged again;
+///   the outermost value's inline options draw on an allowance of eight `T`s first). A
+///   value that would need more is a decode error, found before the allocation. The encoding side keeps
 ///   its half of the rule: an element that encodes to no bytes (in a `Vec<()>`, a sequence
 ///   of unit structs) is refused there, so nothing is encoded that would not decode. For
 ///   the same reason a zero-sized `T` cannot be an element of a codec.rs `Vec<Serde<T>>`.
@@ -155,9 +165,34 @@ impl<T: DeserializeOwned> Decode for Serde<T> {
     // `MIN_ENCODED_LEN` stays 1: only a zero-sized `T` (unit, a unit struct) encodes to
     // less, and such a `Serde<T>` cannot be an element of a codec.rs `Vec`.
     fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        T::deserialize(&mut Deserializer::new(input)).map(Serde)
+        // The outermost value's own options and enums are inline in the `T` the caller
+        // holds, not on the heap: they may use an allowance of a few `T`s (see `Serde`'s
+        // docs). Only the outermost value: a `Serde` inside a codec.rs `Vec` was charged
+        // for by the `Vec`, and granting each element an allowance would amplify.
+        let allowance = if input.at_start() {
+            INLINE_ALLOWANCE_TS.saturating_mul(std::mem::size_of::<T>())
+        } else {
+            0
+        };
+        T::deserialize(&mut Deserializer::new(input, allowance)).map(Serde)
     }
 }
+
+/// What a sequence element is charged, in multiples of its size: a `Vec` grows by doubling
+/// (no room is reserved from a count), so at a reallocation it holds its old buffer and one
+/// twice as big, three times what it filled; charging two keeps the peak within 1.5 times
+/// the budget.
+const SEQ_SLACK: usize = 2;
+
+/// What a map key and a map value are each charged, in multiples of their size: a hash map
+/// holds up to about 2.3 slots per entry (3.4 while it grows), plus a control byte each; a
+/// B-tree's nodes are at least half full. Four keeps the peak within 1.5 times the budget.
+const MAP_SLACK: usize = 4;
+
+/// The outermost `T`'s options and enums may charge up to this many `T`s to its allowance
+/// rather than to the input's budget: each level of options nested inline in `T` counts
+/// about `size_of::<T>()` once more.
+const INLINE_ALLOWANCE_TS: usize = 8;
 
 /// Appends `value`'s encoding to `out`; on error `out` holds a partial encoding.
 fn encode_value<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -606,11 +641,50 @@ struct Deserializer<'r, 'de> {
     input: &'r mut Reader<'de>,
     /// Open compound values; see [`MAX_DEPTH`].
     depth: usize,
+    /// Bytes the outermost value's inline options and enums may take without charging the
+    /// input's budget (see `Serde::decode`).
+    allowance: usize,
+    /// The sequence element or map key or value just charged for: `(bytes left, depth,
+    /// size charged)` where it starts. An option or enum that is that very element is paid
+    /// for already.
+    prepaid: Option<(usize, usize, usize)>,
 }
 
 impl<'r, 'de> Deserializer<'r, 'de> {
-    fn new(input: &'r mut Reader<'de>) -> Self {
-        Deserializer { input, depth: 0 }
+    fn new(input: &'r mut Reader<'de>, allowance: usize) -> Self {
+        Deserializer {
+            input,
+            depth: 0,
+            allowance,
+            prepaid: None,
+        }
+    }
+
+    /// Charges a collection's element of type `T`, about to be read, against the budget:
+    /// `slack` times its size, serde's collections holding more than they fill (see
+    /// [`SEQ_SLACK`], [`MAP_SLACK`]).
+    fn charge_element<T>(&mut self, slack: usize) -> Result<(), DecodeError> {
+        let size = std::mem::size_of::<T>();
+        self.input.charge(size.saturating_mul(slack))?;
+        self.prepaid = Some((self.input.remaining(), self.depth, size));
+        Ok(())
+    }
+
+    /// Charges an option or enum of type `T` about to be read. Their encodings are the
+    /// smallest for their size (a `None` is one byte, a unit variant four), so one behind a
+    /// `Box` (`Vec<Box<Option<Big>>>`, a recursive tree) would allocate far more than the
+    /// bytes it took: each is charged its size, unless it is the element just charged, or
+    /// the outermost value's allowance covers it.
+    fn charge_tagged<T>(&mut self) -> Result<(), DecodeError> {
+        let size = std::mem::size_of::<T>();
+        if let Some((remaining, depth, paid)) = self.prepaid.take() {
+            if remaining == self.input.remaining() && depth == self.depth && paid >= size {
+                return Ok(());
+            }
+        }
+        let covered = size.min(self.allowance);
+        self.allowance -= covered;
+        self.input.charge(size - covered)
     }
 
     /// Runs `read` one level deeper, failing first if that is past [`MAX_DEPTH`].
@@ -630,6 +704,8 @@ impl<'r, 'de> Deserializer<'r, 'de> {
     /// A `u64` count then that many bytes, the count checked before anything is taken.
     fn counted_bytes(&mut self) -> Result<&'de [u8], DecodeError> {
         let len = self.input.take_count(1)?;
+        // The visitor may copy them (into a `String`, a `Vec<u8>`).
+        self.input.charge(len)?;
         self.input.take(len)
     }
 
@@ -746,6 +822,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, 'de> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DecodeError> {
+        self.charge_tagged::<V::Value>()?;
         match u8::decode(self.input)? {
             0 => visitor.visit_none(),
             1 => self.nested(|de| visitor.visit_some(de)),
@@ -821,6 +898,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, 'de> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DecodeError> {
+        self.charge_tagged::<V::Value>()?;
         self.nested(|de| visitor.visit_enum(de))
     }
 }
@@ -877,6 +955,10 @@ impl<'de> SeqAccess<'de> for Elements<'_, '_, 'de> {
             return Ok(None);
         }
         self.left -= 1;
+        if self.items != Items::Fields {
+            // A field is inline in its struct; an element is in the collection's buffer.
+            self.de.charge_element::<T::Value>(SEQ_SLACK)?;
+        }
         self.element_starts();
         let element = seed.deserialize(&mut *self.de)?;
         self.element_ends()?;
@@ -908,6 +990,9 @@ impl<'de> MapAccess<'de> for Elements<'_, '_, 'de> {
         }
         self.left -= 1;
         self.value_pending = true;
+        // The control byte of a hash map's slot, with the key.
+        self.de.input.charge(MAP_SLACK)?;
+        self.de.charge_element::<K::Value>(MAP_SLACK)?;
         self.element_starts();
         seed.deserialize(&mut *self.de).map(Some)
     }
@@ -920,6 +1005,7 @@ impl<'de> MapAccess<'de> for Elements<'_, '_, 'de> {
             return Err(DecodeError::new("a map value was read before its key"));
         }
         self.value_pending = false;
+        self.de.charge_element::<V::Value>(MAP_SLACK)?;
         let value = seed.deserialize(&mut *self.de)?;
         self.element_ends()?;
         Ok(value)

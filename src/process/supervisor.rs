@@ -7,16 +7,29 @@
 //! its own job.
 //!
 //! One loop: take new requests, replace missing workers, hand requests to idle workers,
-//! `poll(2)` the wake-up socket and every worker socket (until the nearest deadline), read
-//! replies and resolve their jobs, then enforce deadlines. A worker leaves the pool by
-//! [`Supervisor::remove_worker`] only, which kills it if needed, reaps it with `waitpid` and
-//! resolves its job, if any, with the reason. When the supervisor ends, for any reason
+//! `poll(2)` the wake-up socket, every worker socket and every worker's exit watch (until
+//! the nearest deadline), read replies and resolve their jobs, then enforce deadlines. A
+//! worker leaves the pool by [`Supervisor::remove_worker`] only, which kills it if needed,
+//! reaps it with `waitpid` and resolves its job, if any, with the reason.
+//!
+//! # Knowing a worker died
+//! A worker's death is learnt from the process, not from its socket: a job that forks
+//! leaves a grandchild holding the socket open, and end-of-file then never comes. Each
+//! worker has a pidfd (readable once the process has exited); where `pidfd_open` is
+//! missing (other Unixes, Linux before 5.3), the supervisor's SIGCHLD self-pipe (shared
+//! with `Command`, see `sys.rs`) wakes it to `waitpid(WNOHANG)` each such worker, and with
+//! no pipe slot free it re-checks them every [`UNWATCHED_CHECK`]. On an exit the supervisor
+//! reaps at once, reads what the socket still holds (a reply written just before the exit
+//! still counts), and resolves the job with `WorkerDied`. A reaped pid is never signalled
+//! or waited for again (it may belong to another process by then). A retiring worker has
+//! [`RETIRE_TIMEOUT`] to exit after it is told to, then it is killed, so `shutdown` never
+//! waits on a worker that does not exit. When the supervisor ends, for any reason
 //! including a panic, its `Drop` kills and reaps every worker still there and fails every
 //! job not yet resolved: no zombie, no fd and no waiter is left behind.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -24,7 +37,7 @@ use libc::pid_t;
 
 use super::error::{ExitReason, ProcessError};
 use super::frame::{parse_reply, FrameReader, Reply, PROTOCOL_VERSION};
-use super::sys::{self, ExecPlan};
+use super::sys::{self, ExecPlan, SigchldSlot, WaitStatus};
 use super::wake::WakeFlag;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
@@ -150,6 +163,9 @@ pub(crate) struct Config {
     pub(crate) job_timeout: Option<Duration>,
     pub(crate) start_timeout: Duration,
     pub(crate) max_frame_len: usize,
+    /// Watch workers' exits through pidfds where the kernel has them (tests turn it off to
+    /// exercise the SIGCHLD path).
+    pub(crate) use_pidfd: bool,
     pub(crate) plan: ExecPlan,
     /// The worker program, for messages.
     pub(crate) program: String,
@@ -182,8 +198,11 @@ enum WorkerState {
     },
     Idle,
     Busy(InFlight),
-    /// Told to exit (its socket is shut for writing); waiting for its end-of-file.
-    Retiring,
+    /// Told to exit (its socket is shut for writing); waiting for it to exit, and killed
+    /// if it has not by `deadline`.
+    Retiring {
+        deadline: Instant,
+    },
 }
 
 #[derive(Debug)]
@@ -195,6 +214,12 @@ struct Worker {
     outbox: Vec<u8>,
     sent: usize,
     tasks_done: u64,
+    /// Readable once the process has exited (a pidfd); `None` where pidfds are missing,
+    /// and the supervisor's SIGCHLD pipe or periodic check stands in.
+    exit_watch: Option<OwnedFd>,
+    /// Set once `waitpid` has reaped the process. From then on its pid may name another
+    /// process: it is never signalled or waited for again.
+    reaped: Option<WaitStatus>,
 }
 
 /// Why a worker leaves the pool.
@@ -202,6 +227,10 @@ struct Worker {
 enum Gone {
     /// Its socket reached end-of-file or failed: it exited or is exiting.
     Closed,
+    /// The process exited (and is reaped: see `Worker::reaped`).
+    Exited,
+    /// Told to exit, it had not by its deadline.
+    RetireTimeout,
     /// It broke the protocol.
     Protocol(String),
     /// Its job ran past the timeout.
@@ -228,7 +257,24 @@ pub(crate) struct Supervisor {
     /// Workers in a row that died before their HELLO; a HELLO resets it.
     failed_starts_in_a_row: u32,
     pollfds: Vec<libc::pollfd>,
+    /// Where each worker's socket and exit watch sit in `pollfds`.
+    poll_slots: Vec<(usize, Option<usize>)>,
+    /// Registered when the first worker without a pidfd starts: readable after every
+    /// SIGCHLD.
+    sigchld: Option<SigchldSlot>,
+    /// Check the workers without a pidfd at the next wake-up even without a SIGCHLD (one
+    /// may have died before the pipe was registered).
+    check_unwatched: bool,
 }
+
+/// How long a worker told to exit may take before it is killed. Exiting after end-of-file
+/// takes a worker microseconds; this bounds `shutdown` against one that hangs on its way
+/// out (an `atexit` handler that blocks, say).
+pub(crate) const RETIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Workers with no exit watch at all (no pidfd, every SIGCHLD pipe slot taken) are checked
+/// with `waitpid(WNOHANG)` this often.
+const UNWATCHED_CHECK: Duration = Duration::from_millis(50);
 
 /// Pause before retrying after a replacement worker failed to start.
 const SPAWN_BACKOFF: Duration = Duration::from_millis(100);
@@ -257,6 +303,9 @@ impl Supervisor {
             start_error: None,
             failed_starts_in_a_row: 0,
             pollfds: Vec::new(),
+            poll_slots: Vec::new(),
+            sigchld: None,
+            check_unwatched: false,
         }
     }
 
@@ -352,6 +401,7 @@ impl Supervisor {
             let _ = sys::wait(pid);
             return Err(spawn_error(err));
         }
+        let exit_watch = self.watch_exit(pid);
         self.workers.push(Worker {
             pid,
             socket,
@@ -362,14 +412,57 @@ impl Supervisor {
             outbox: Vec::new(),
             sent: 0,
             tasks_done: 0,
+            exit_watch,
+            reaped: None,
         });
         Ok(())
     }
 
+    /// A pidfd for the new worker `pid`; failing that, makes sure the SIGCHLD pipe is
+    /// registered and that the worker is checked at the next wake-up.
+    fn watch_exit(&mut self, pid: pid_t) -> Option<OwnedFd> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if self.config.use_pidfd {
+            if let Ok(pidfd) = sys::pidfd_open(pid) {
+                return Some(pidfd);
+            }
+        }
+        let _ = pid;
+        if self.sigchld.is_none() {
+            // Every slot taken: `UNWATCHED_CHECK` polling stands in.
+            self.sigchld = SigchldSlot::register().ok();
+        }
+        // It may have exited before the pipe was registered: look once without a signal.
+        self.check_unwatched = true;
+        None
+    }
+
+    /// Reaps worker `index` if its process has exited, and reports it gone.
+    fn check_exit(&mut self, index: usize) {
+        let worker = &mut self.workers[index];
+        if worker.reaped.is_some() {
+            return;
+        }
+        let status = match sys::try_wait(worker.pid) {
+            Ok(Some(status)) => status,
+            Ok(None) => return, // still running (the SIGCHLD was another child's)
+            // ECHILD: something else reaped it (a stray `waitpid(-1)`): the status is lost.
+            Err(_) => WaitStatus::Exited(-1),
+        };
+        worker.reaped = Some(status);
+        let pid = worker.pid;
+        // A reply written just before the exit is still in the socket: take it, so a job
+        // that finished is not reported lost (`dispatch` gives a reaped worker nothing).
+        let gone = match self.read_worker(index) {
+            Err(Gone::Protocol(message)) => Gone::Protocol(message),
+            _ => Gone::Exited,
+        };
+        self.gone.push((pid, gone));
+    }
     fn active_workers(&self) -> usize {
         self.workers
             .iter()
-            .filter(|w| !matches!(w.state, WorkerState::Retiring))
+            .filter(|w| !matches!(w.state, WorkerState::Retiring { .. }))
             .count()
     }
 
@@ -408,7 +501,8 @@ impl Supervisor {
 
     fn dispatch(&mut self) {
         for index in 0..self.workers.len() {
-            if !matches!(self.workers[index].state, WorkerState::Idle) {
+            let worker = &self.workers[index];
+            if !matches!(worker.state, WorkerState::Idle) || worker.reaped.is_some() {
                 continue;
             }
             let Some(request) = self.pending.pop_front() else {
@@ -451,6 +545,15 @@ impl Supervisor {
             events: libc::POLLIN,
             revents: 0,
         });
+        let sigchld_at = self.sigchld.as_ref().map(|slot| {
+            self.pollfds.push(libc::pollfd {
+                fd: slot.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            self.pollfds.len() - 1
+        });
+        self.poll_slots.clear();
         for worker in &self.workers {
             let mut events = libc::POLLIN;
             if worker.sent < worker.outbox.len() {
@@ -461,6 +564,16 @@ impl Supervisor {
                 events,
                 revents: 0,
             });
+            let socket_at = self.pollfds.len() - 1;
+            let exit_at = worker.exit_watch.as_ref().map(|pidfd| {
+                self.pollfds.push(libc::pollfd {
+                    fd: pidfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+                self.pollfds.len() - 1
+            });
+            self.poll_slots.push((socket_at, exit_at));
         }
         sys::poll_spinning(&mut self.pollfds, timeout, sys::SPIN)?;
 
@@ -468,7 +581,7 @@ impl Supervisor {
             self.drain_wake();
         }
         for index in 0..self.workers.len() {
-            let revents = self.pollfds[index + 1].revents;
+            let revents = self.pollfds[self.poll_slots[index].0].revents;
             if revents == 0 {
                 continue;
             }
@@ -486,6 +599,29 @@ impl Supervisor {
             });
             if let Err(gone) = result {
                 self.gone.push((self.workers[index].pid, gone));
+            }
+        }
+
+        // Exits, after the sockets: what a worker wrote before it died is read first.
+        let mut check_unwatched = std::mem::take(&mut self.check_unwatched);
+        if let Some(at) = sigchld_at {
+            if self.pollfds[at].revents != 0 {
+                if let Some(slot) = &self.sigchld {
+                    slot.drain();
+                }
+                check_unwatched = true;
+            }
+        } else {
+            // No pipe: the periodic check (see `next_deadline`).
+            check_unwatched = true;
+        }
+        for index in 0..self.workers.len() {
+            let exited = match self.poll_slots[index].1 {
+                Some(at) => self.pollfds[at].revents != 0,
+                None => check_unwatched,
+            };
+            if exited {
+                self.check_exit(index);
             }
         }
         Ok(())
@@ -593,17 +729,30 @@ impl Supervisor {
 
     fn next_deadline(&self) -> Option<Instant> {
         let workers = self.workers.iter().filter_map(|w| match &w.state {
-            WorkerState::Starting { deadline } => Some(*deadline),
+            WorkerState::Starting { deadline } | WorkerState::Retiring { deadline } => {
+                Some(*deadline)
+            }
             WorkerState::Busy(job) => job.deadline,
-            _ => None,
+            WorkerState::Idle => None,
         });
-        workers.chain(self.spawn_backoff_until).min()
+        let unwatched = if self.check_unwatched {
+            // A worker may have died before the SIGCHLD pipe was there to hear it.
+            Some(Instant::now())
+        } else {
+            (self.sigchld.is_none() && self.workers.iter().any(|w| w.exit_watch.is_none()))
+                .then(|| Instant::now() + UNWATCHED_CHECK)
+        };
+        workers
+            .chain(self.spawn_backoff_until)
+            .chain(unwatched)
+            .min()
     }
 
     fn enforce_deadlines(&mut self, now: Instant) {
         for worker in &self.workers {
             let gone = match &worker.state {
                 WorkerState::Starting { deadline } if *deadline <= now => Gone::StartTimeout,
+                WorkerState::Retiring { deadline } if *deadline <= now => Gone::RetireTimeout,
                 WorkerState::Busy(InFlight {
                     deadline: Some(deadline),
                     ..
@@ -637,7 +786,9 @@ impl Supervisor {
         match worker.state {
             WorkerState::Busy(job) => {
                 let error = match gone {
-                    Gone::Closed | Gone::StartTimeout => ProcessError::WorkerDied { pid, reason },
+                    Gone::Closed | Gone::Exited | Gone::StartTimeout | Gone::RetireTimeout => {
+                        ProcessError::WorkerDied { pid, reason }
+                    }
                     Gone::Protocol(message) => ProcessError::Protocol(message),
                     Gone::JobTimeout(limit) => ProcessError::Timeout(limit),
                 };
@@ -665,7 +816,7 @@ impl Supervisor {
                     self.spawn_failed(err);
                 }
             }
-            WorkerState::Idle | WorkerState::Retiring => {}
+            WorkerState::Idle | WorkerState::Retiring { .. } => {}
         }
     }
 }
@@ -694,16 +845,22 @@ fn flush(worker: &mut Worker) -> Result<(), Gone> {
     Ok(())
 }
 
-/// Tells the worker to exit: it reads end-of-file, exits, and its own end-of-file brings it
-/// to `remove_worker`.
+/// Tells the worker to exit: it reads end-of-file and exits, and its exit (or its socket's
+/// end-of-file) brings it to `remove_worker`; past [`RETIRE_TIMEOUT`] it is killed.
 fn retire(worker: &mut Worker) {
     let _ = sys::shutdown_write(worker.socket.as_fd());
-    worker.state = WorkerState::Retiring;
+    worker.state = WorkerState::Retiring {
+        deadline: deadline_after(RETIRE_TIMEOUT),
+    };
 }
 
 /// Reaps `worker`, killing it first unless it is already on its way out, and says how it
 /// ended.
 fn reap(worker: &Worker, gone: &Gone) -> ExitReason {
+    if let Some(status) = worker.reaped {
+        // Reaped already: its pid is no longer ours to signal or wait for.
+        return ExitReason::from_wait(status);
+    }
     let exiting = matches!(gone, Gone::Closed);
     // End-of-file means the worker's fds were closed: it is exiting. If it is not a zombie
     // yet, it is in the middle of exit (a kill then changes nothing) or it closed its
@@ -725,12 +882,15 @@ fn reap(worker: &Worker, gone: &Gone) -> ExitReason {
 
 impl Drop for Supervisor {
     fn drop(&mut self) {
-        // Kill first, all at once, then reap: the workers die in parallel.
-        for worker in &self.workers {
+        // Kill first, all at once, then reap: the workers die in parallel. A reaped one's pid
+        // is not ours any more.
+        for worker in self.workers.iter().filter(|w| w.reaped.is_none()) {
             let _ = sys::kill(worker.pid);
         }
         for worker in std::mem::take(&mut self.workers) {
-            let _ = sys::wait(worker.pid);
+            if worker.reaped.is_none() {
+                let _ = sys::wait(worker.pid);
+            }
             if let WorkerState::Busy(job) = worker.state {
                 (job.reply)(Err(ProcessError::ShutDown));
             }

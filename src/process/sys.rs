@@ -532,6 +532,7 @@ fn install_sigchld_handler() -> io::Result<()> {
 
 /// One pipe registered with the SIGCHLD handler: its read end turns readable after every
 /// SIGCHLD from the moment it is registered. Unregistered when dropped.
+#[derive(Debug)]
 pub(crate) struct SigchldSlot {
     index: usize,
     read: OwnedFd,

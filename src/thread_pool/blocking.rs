@@ -1,13 +1,24 @@
 //! The runtime's blocking pool: what `spawn_blocking` runs on.
 //!
 //! The runtime builder creates one [`BlockingPool`] from its `max_blocking_threads` and
-//! `thread_keep_alive` settings; `spawn_blocking` submits to it and gets a [`JobHandle`],
+//! `thread_keep_alive` settings; `spawn_blocking` submits to it and gets a [`BlockingJob`],
 //! which a task can `.await` (completion wakes the task; no thread blocks for it).
+//!
+//! The task awaiting a [`BlockingJob`] is what the user's `JoinHandle` controls: aborting
+//! it (or the runtime shutting down) drops the `BlockingJob`, which cancels the call if no
+//! thread has started it, so an aborted call that was still queued never runs (as in
+//! tokio, `tests/differential/blocking.rs`). Once started, a call runs to its end; only its
+//! result is dropped. `abort` schedules the task's drop rather than doing it, so a thread
+//! freed in the instant between the two may still start the call (tokio marks the call
+//! itself); the aborting task's next `.await` closes that window.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::{JobHandle, ThreadPool};
+use super::{JobError, JobHandle, ThreadPool};
 
 /// The blocking pool's thread names: `spindle-blocking-N`.
 pub(crate) const BLOCKING_NAME_PREFIX: &str = "spindle-blocking";
@@ -36,14 +47,16 @@ impl BlockingPool {
         Ok(BlockingPool { pool })
     }
 
-    /// Runs `f` on a blocking thread. After shutdown the handle resolves to a `ShutDown`
-    /// error.
-    pub(crate) fn spawn_blocking<F, T>(&self, f: F) -> JobHandle<T>
+    /// Runs `f` on a blocking thread. After shutdown the job resolves to a `ShutDown`
+    /// error. Dropping the returned job before a thread has started `f` cancels it.
+    pub(crate) fn spawn_blocking<F, T>(&self, f: F) -> BlockingJob<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.pool.submit(f)
+        BlockingJob {
+            handle: self.pool.submit(f),
+        }
     }
 
     /// The runtime is shutting down: cancel queued calls and wait up to `timeout` for running
@@ -55,5 +68,28 @@ impl BlockingPool {
                 let _ = self.pool.shutdown_now_timeout(timeout);
             }
         }
+    }
+}
+
+/// A queued or running blocking call, awaited by the task behind a `spawn_blocking`
+/// `JoinHandle`. Dropping it cancels the call unless a thread has already started it
+/// (exactly one of the two wins: see [`JobHandle::cancel`]).
+#[derive(Debug)]
+pub(crate) struct BlockingJob<T> {
+    handle: JobHandle<T>,
+}
+
+impl<T> Future for BlockingJob<T> {
+    type Output = Result<T, JobError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.handle).poll(cx)
+    }
+}
+
+impl<T> Drop for BlockingJob<T> {
+    fn drop(&mut self) {
+        // A no-op once the call started, finished or was cancelled already.
+        self.handle.cancel();
     }
 }

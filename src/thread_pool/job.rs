@@ -318,6 +318,23 @@ impl<T> Slot<T> {
     }
 }
 
+/// Drops `value`, containing a panic from its destructor: user `Drop` code never unwinds
+/// into the pool's loops, whose every later job must still run or resolve.
+pub(super) fn drop_contained<T>(value: T) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        drop_payload(payload);
+    }
+}
+
+/// Drops a caught panic's payload. If the payload's own destructor panics too, that second
+/// payload is leaked rather than dropped: a third destructor could panic again, and leaking
+/// a few bytes once per such pathological payload beats losing the thread.
+pub(super) fn drop_payload(payload: Box<dyn Any + Send + 'static>) {
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+}
+
 /// A queue entry, type-erased: the pool only runs or rejects it.
 pub(super) trait Job: Send {
     /// Runs the closure unless the job was cancelled first; a panic is caught and becomes
@@ -342,23 +359,35 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    /// Runs the closure unless the job was cancelled first.
+    /// Runs the closure unless the job was cancelled first. Never unwinds: the closure's
+    /// panic goes to the handle, and a panic from any destructor run here (the closure's, or
+    /// the result's when the handle is gone) is contained.
     pub(super) fn run_now(self) {
         let Queued { func, slot } = self;
-        if !slot.start() {
-            return; // cancelled while queued; dropping `func` here is its only fate
+        if slot.start() {
+            let result = panic::catch_unwind(AssertUnwindSafe(func)).map_err(JobError::panicked);
+            slot.complete(result);
+        } else {
+            // Cancelled while queued: dropping `func` here is its only fate.
+            drop_contained(func);
         }
-        let result = panic::catch_unwind(AssertUnwindSafe(func)).map_err(JobError::panicked);
-        slot.complete(result);
+        // The last reference when the handle was dropped: this drops the value or the
+        // panic payload, user code.
+        drop_contained(slot);
     }
 
-    /// Completes the job with `error` unless a worker claimed it first.
+    /// Completes the job with `error` unless a worker claimed it first. Never unwinds: the
+    /// closure's destructor may panic, and the jobs rejected after this one must still
+    /// resolve.
     pub(super) fn reject_now(self, error: JobError) {
         let Queued { func, slot } = self;
-        if slot.claim_for_cancel() {
-            drop(func);
+        let claimed = slot.claim_for_cancel();
+        // Already cancelled or not, the closure goes now; its handle resolves either way.
+        drop_contained(func);
+        if claimed {
             slot.complete(Err(error));
         }
+        drop_contained(slot);
     }
 
     pub(super) fn id(&self) -> JobId {

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use super::builder::{Builder, Hook};
-use super::job::{Job, JobError, JobId};
+use super::job::{drop_payload, Job, JobError, JobId};
 use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::loom::thread::{self, JoinHandle};
 
@@ -601,10 +601,14 @@ impl Worker {
 
     /// Runs a job taken from the queue (its id already in `current_job`).
     fn run_job(&self, job: Box<dyn Job>) {
-        // The job's own panic is caught inside `run` and goes to its handle. This catches one
-        // from dropping the job's value or closure (their `Drop`), so the thread survives that
-        // too.
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| job.run()));
+        // `run` contains every panic itself (the closure's goes to its handle, a destructor's
+        // is dropped there); this is the backstop, and its payload is dropped as carefully:
+        // a payload whose own `Drop` panics must not unwind out of the worker loop, which
+        // would kill the thread with `threads` still counting it (the next job would never
+        // run and shutdown would wait for ever).
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job.run())) {
+            drop_payload(payload);
+        }
         self.current_job
             .store(0, std::sync::atomic::Ordering::Relaxed);
     }
@@ -612,6 +616,8 @@ impl Worker {
 
 fn run_hook(hook: &Option<Hook>) {
     if let Some(hook) = hook {
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| hook()));
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook())) {
+            drop_payload(payload);
+        }
     }
 }

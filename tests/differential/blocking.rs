@@ -1,0 +1,102 @@
+//! `spawn_blocking`: what aborting a queued call does.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+/// What the scenario observed: whether awaiting the aborted handle said "cancelled", and
+/// whether the aborted call ever ran.
+#[derive(Debug, PartialEq, Eq)]
+struct Aborted {
+    join_error_is_cancelled: bool,
+    ran: bool,
+}
+
+/// One blocking thread, kept busy; a second call queued behind it and aborted; the first
+/// released; a third call run after both (the pool is FIFO on its one thread, so the second
+/// would have run by then). tokio never starts an aborted call that had not started.
+///
+/// Where spindle differs: tokio's blocking call is itself the task that `abort` marks, so
+/// the mark is seen by the thread that would start it. spindle's `JoinHandle` belongs to
+/// a task that awaits the call; `abort` schedules that task to be dropped, and dropping it
+/// cancels the call. A blocking thread freed in the instant between `abort` and the runtime
+/// dropping the task (before the aborting task yields, on a current-thread runtime) may
+/// still start the call. Here the aborting task lets the runtime act first, as any `.await`
+/// after `abort` does.
+#[test]
+fn an_aborted_queued_spawn_blocking_never_runs() {
+    let spindle = {
+        let rt = spindle::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran_in_call = ran.clone();
+        let join_error_is_cancelled = rt.block_on(async move {
+            let (started_tx, started) = mpsc::channel();
+            let (release, release_rx) = mpsc::channel::<()>();
+            let first = spindle::spawn_blocking(move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            });
+            started.recv().unwrap();
+            let queued = spindle::spawn_blocking(move || ran_in_call.store(true, Ordering::SeqCst));
+            queued.abort();
+            // Let the runtime act on the abort: a task spawned now runs after the cancelled
+            // one on this one-thread runtime.
+            spindle::spawn(async {}).await.unwrap();
+            // Released before the aborted handle is awaited: tokio resolves that handle only
+            // when a blocking thread takes the cancelled call off its queue.
+            release.send(()).unwrap();
+            first.await.unwrap();
+            let cancelled = queued.await.unwrap_err().is_cancelled();
+            spindle::spawn_blocking(|| ()).await.unwrap();
+            cancelled
+        });
+        Aborted {
+            join_error_is_cancelled,
+            ran: ran.load(Ordering::SeqCst),
+        }
+    };
+    let tokio = {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran_in_call = ran.clone();
+        let join_error_is_cancelled = rt.block_on(async move {
+            let (started_tx, started) = mpsc::channel();
+            let (release, release_rx) = mpsc::channel::<()>();
+            let first = tokio::task::spawn_blocking(move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            });
+            started.recv().unwrap();
+            let queued =
+                tokio::task::spawn_blocking(move || ran_in_call.store(true, Ordering::SeqCst));
+            queued.abort();
+            // Let the runtime act on the abort: a task spawned now runs after the cancelled
+            // one on this one-thread runtime.
+            tokio::spawn(async {}).await.unwrap();
+            // Released before the aborted handle is awaited: tokio resolves that handle only
+            // when a blocking thread takes the cancelled call off its queue.
+            release.send(()).unwrap();
+            first.await.unwrap();
+            let cancelled = queued.await.unwrap_err().is_cancelled();
+            tokio::task::spawn_blocking(|| ()).await.unwrap();
+            cancelled
+        });
+        Aborted {
+            join_error_is_cancelled,
+            ran: ran.load(Ordering::SeqCst),
+        }
+    };
+    assert_eq!(
+        tokio,
+        Aborted {
+            join_error_is_cancelled: true,
+            ran: false
+        }
+    );
+    assert_eq!(spindle, tokio);
+}
