@@ -23,6 +23,12 @@ pub(crate) mod cell {
             UnsafeCell(std::cell::UnsafeCell::new(value))
         }
 
+        /// The value, consuming the cell.
+        #[allow(dead_code)] // used by some primitives only
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
+
         /// Hands `f` a shared pointer to the value; the caller's protocol must rule out a
         /// concurrent `with_mut`.
         #[inline(always)]

@@ -44,7 +44,17 @@
 
 mod blocking;
 pub mod mpsc;
+mod mutex;
 pub mod oneshot;
+mod rwlock;
+mod semaphore;
+mod wait_queue;
+
+pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard, MAX_READS};
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
 
 #[cfg(all(test, loom))]
 mod loom_tests;
