@@ -42,15 +42,22 @@
 //! });
 //! ```
 
+mod barrier;
 mod blocking;
 pub mod mpsc;
 mod mutex;
+mod notify;
+mod once_cell;
 pub mod oneshot;
 mod rwlock;
 mod semaphore;
 mod wait_queue;
+pub mod watch;
 
+pub use barrier::{Barrier, BarrierWaitResult};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use notify::{Notified, Notify};
+pub use once_cell::{OnceCell, SetError};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard, MAX_READS};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
@@ -58,3 +65,5 @@ pub use semaphore::{
 
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(all(test, loom))]
+mod loom_tests_sync;

@@ -104,6 +104,11 @@ impl<T> WaitQueue<T> {
         self.head.map(WaiterKey)
     }
 
+    /// The most recent linked waiter.
+    pub(crate) fn back(&self) -> Option<WaiterKey> {
+        self.tail.map(WaiterKey)
+    }
+
     /// Whether `key`'s waiter is still queued (not yet served).
     pub(crate) fn is_linked(&self, key: WaiterKey) -> bool {
         match &self.slots[key.0] {
