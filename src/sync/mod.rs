@@ -44,6 +44,7 @@
 
 mod barrier;
 mod blocking;
+pub mod broadcast;
 pub mod mpsc;
 mod mutex;
 mod notify;
