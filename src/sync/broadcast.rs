@@ -434,10 +434,11 @@ impl<T> Receiver<T> {
         subscribe(&self.shared)
     }
 
-    /// How many values this receiver has yet to read (counting ones it will find lost).
+    /// How many values were sent that this receiver has not read yet, counting the ones
+    /// already overwritten (which it will be told about as `Lagged`), as tokio does.
     pub fn len(&self) -> usize {
         let state = self.shared.lock();
-        (state.tail - self.next.max(state.head())) as usize
+        (state.tail - self.next) as usize
     }
 
     /// Whether this receiver has read everything.
