@@ -289,3 +289,239 @@ fn loom_notify_cancelled_waiter_passes_it_on() {
 fn loom_notify_cancelled_waiter_passes_it_on_negative_control() {
     notify_cancelled_waiter_passes_it_on(true);
 }
+
+// ---------------------------------------------------------------- Barrier
+
+/// Two parties arrive at a barrier of `n`, one on another thread (polling once, then
+/// leaving: its arrival still counts). With `n = 2` the main party is released (at once as
+/// the leader, or woken) and exactly one of the two leads. The negative control (`n = 3`, a
+/// party missing) must be caught by the same check: the main party is never released.
+fn barrier_releases_everyone(n: usize) {
+    ::loom::model(move || {
+        let barrier = Arc::new(super::Barrier::new(n));
+        let other = {
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let mut wait = Box::pin(barrier.wait());
+                match poll_once(&mut wait) {
+                    Poll::Ready(result) => Some(result.is_leader()),
+                    Poll::Pending => None,
+                }
+            })
+        };
+        let (woken, waker) = flag_waker();
+        let mut mine = Box::pin(barrier.wait());
+        let first = mine.as_mut().poll(&mut Context::from_waker(&waker));
+        let other_led = other.join().unwrap();
+        let mine = match first {
+            Poll::Ready(result) => result,
+            Poll::Pending => {
+                assert!(woken.0.load(SeqCst), "a waiter was never released");
+                match mine.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    Poll::Ready(result) => result,
+                    Poll::Pending => panic!("woken but not released"),
+                }
+            }
+        };
+        let leaders = mine.is_leader() as usize + (other_led == Some(true)) as usize;
+        assert_eq!(leaders, 1, "exactly one leader");
+    });
+}
+
+#[test]
+fn loom_barrier_one_leader_per_generation() {
+    barrier_releases_everyone(2);
+}
+
+/// Negative control: with a party missing nobody is released, and the model says so.
+#[test]
+#[should_panic(expected = "a waiter was never released")]
+fn loom_barrier_one_leader_per_generation_negative_control() {
+    barrier_releases_everyone(3);
+}
+
+// ---------------------------------------------------------------- OnceCell
+
+/// A future that is pending once (waking itself), then ready with `value`.
+struct PendingOnce(Option<u32>, bool);
+
+impl Future for PendingOnce {
+    type Output = u32;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+        if !self.1 {
+            self.1 = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(self.0.take().expect("polled after completion"))
+    }
+}
+
+/// Two threads race `get_or_init`: one init runs, both see its value.
+#[test]
+fn loom_once_cell_one_initialiser() {
+    ::loom::model(|| {
+        let cell = Arc::new(super::OnceCell::new());
+        let inits = Arc::new(crate::loom::sync::atomic::AtomicUsize::new(0));
+        let init =
+            |cell: &super::OnceCell<u32>, inits: &crate::loom::sync::atomic::AtomicUsize, id| {
+                *block_on(cell.get_or_init(|| {
+                    inits.fetch_add(1, SeqCst);
+                    PendingOnce(Some(id), false)
+                }))
+            };
+        let other = {
+            let (cell, inits) = (cell.clone(), inits.clone());
+            thread::spawn(move || init(&cell, &inits, 1))
+        };
+        let mine = init(&cell, &inits, 2);
+        let theirs = other.join().unwrap();
+        assert_eq!(mine, theirs);
+        assert_eq!(inits.load(SeqCst), 1, "init ran twice");
+    });
+}
+
+/// A's init is under way (it holds the permit) when A is cancelled on another thread, while
+/// B waits: B must be woken and run its own init. Forgetting A instead (the negative
+/// control) keeps the permit and B waits forever.
+fn once_cell_cancelled_init_passes_on(leak_cancelled: bool) {
+    ::loom::model(move || {
+        let cell = Arc::new(super::OnceCell::<u32>::new());
+        let (_, waker_a) = flag_waker();
+        let cell_a = cell.clone();
+        let mut init_a =
+            Box::pin(async move { *cell_a.get_or_init(|| PendingOnce(Some(1), false)).await });
+        assert!(init_a
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker_a))
+            .is_pending());
+        let (woken_b, waker_b) = flag_waker();
+        let mut init_b = Box::pin(cell.get_or_init(|| async { 2 }));
+        let first = init_b.as_mut().poll(&mut Context::from_waker(&waker_b));
+        assert!(first.is_pending(), "A holds the permit");
+        let canceller = thread::spawn(move || {
+            if leak_cancelled {
+                std::mem::forget(init_a);
+            } else {
+                drop(init_a);
+            }
+        });
+        canceller.join().unwrap();
+        assert!(
+            woken_b.0.load(SeqCst),
+            "B was never woken: the cancelled init kept the permit"
+        );
+        let second = init_b.as_mut().poll(&mut Context::from_waker(&waker_b));
+        assert_eq!(second, Poll::Ready(&2));
+    });
+}
+
+#[test]
+fn loom_once_cell_cancelled_init_passes_on() {
+    once_cell_cancelled_init_passes_on(false);
+}
+
+/// Negative control: an init that is cancelled without cleanup blocks the next caller.
+#[test]
+#[should_panic(expected = "B was never woken")]
+fn loom_once_cell_cancelled_init_passes_on_negative_control() {
+    once_cell_cancelled_init_passes_on(true);
+}
+
+// ---------------------------------------------------------------- watch
+
+/// The sender sends and drops while the receiver waits in `changed`: the receiver sees the
+/// last value and then the close, and never sleeps through either.
+#[test]
+fn loom_watch_send_races_changed() {
+    ::loom::model(|| {
+        let (tx, mut rx) = super::watch::channel(0);
+        let sender = thread::spawn(move || {
+            tx.send(1).unwrap();
+            drop(tx);
+        });
+        let mut changes = 0;
+        while block_on(rx.changed()).is_ok() {
+            changes += 1;
+        }
+        assert!(changes <= 1);
+        assert_eq!(*rx.borrow(), 1, "the last value is seen");
+        sender.join().unwrap();
+    });
+}
+
+// ---------------------------------------------------------------- broadcast
+
+/// Two values into a ring of one while the receiver reads: it gets both, or is told it
+/// lagged by one and gets the second; then `Closed`. Payloads are loom `Arc`s, so a value
+/// that is neither delivered nor dropped (a leak of the claim counting) fails the model.
+#[test]
+fn loom_broadcast_send_races_recv_and_lag() {
+    ::loom::model(|| {
+        let (tx, mut rx) = super::broadcast::channel(1);
+        let payload = Arc::new(());
+        let sent = payload.clone();
+        let sender = thread::spawn(move || {
+            tx.send((1, sent.clone())).unwrap();
+            tx.send((2, sent)).unwrap();
+        });
+        let mut got = Vec::new();
+        loop {
+            match block_on(rx.recv()) {
+                Ok((value, _)) => got.push(Ok(value)),
+                Err(super::broadcast::error::RecvError::Lagged(n)) => got.push(Err(n)),
+                Err(super::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+        sender.join().unwrap();
+        assert!(
+            got == [Ok(1), Ok(2)] || got == [Err(1), Ok(2)],
+            "unexpected sequence {got:?}"
+        );
+        drop(rx);
+        assert_eq!(Arc::strong_count(&payload), 1, "a value was never dropped");
+    });
+}
+
+// ---------------------------------------------------------------- mpsc reserve
+
+/// A permit holds the only slot while A waits in `send`; another thread drops the permit
+/// unused. A must be woken and get the slot. Forgetting the permit (the negative control)
+/// loses the slot.
+fn mpsc_dropped_permit_passes_slot_on(leak_permit: bool) {
+    ::loom::model(move || {
+        let (tx, mut rx) = super::mpsc::channel(1);
+        let permit = block_on(tx.clone().reserve_owned()).unwrap();
+        let (woken, waker) = flag_waker();
+        let mut send = Box::pin(tx.send(7));
+        assert!(send
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        let permit_holder = thread::spawn(move || {
+            if leak_permit {
+                std::mem::forget(permit);
+            } else {
+                drop(permit);
+            }
+        });
+        permit_holder.join().unwrap();
+        assert!(woken.0.load(SeqCst), "the send was never given the slot");
+        let polled = send.as_mut().poll(&mut Context::from_waker(&waker));
+        assert_eq!(polled, Poll::Ready(Ok(())));
+        assert_eq!(rx.try_recv(), Ok(7));
+    });
+}
+
+#[test]
+fn loom_mpsc_dropped_permit_passes_slot_on() {
+    mpsc_dropped_permit_passes_slot_on(false);
+}
+
+/// Negative control: a permit that is never released keeps its slot for good.
+#[test]
+#[should_panic(expected = "the send was never given the slot")]
+fn loom_mpsc_dropped_permit_passes_slot_on_negative_control() {
+    mpsc_dropped_permit_passes_slot_on(true);
+}
