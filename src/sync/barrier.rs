@@ -1,7 +1,7 @@
 //! A barrier for `n` tasks: each `wait` blocks until `n` have arrived, then all go on and
 //! exactly one of them is told it is the leader.
 //!
-//! A mutex guards the arrival count, a generation number and a [`WaitQueue`] of the waiting
+//! A mutex guards the arrival count, a generation number and a `WaitQueue` of the waiting
 //! tasks. The `n`-th arrival is the leader: it starts the next generation and unlinks every
 //! waiter of its own; waiters that arrive meanwhile belong to the next generation and stay.
 //!

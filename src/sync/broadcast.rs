@@ -22,19 +22,19 @@
 //!   does), never more: memory is bounded whatever the receivers do. A send never waits; when
 //!   the ring is full it overwrites the oldest value.
 //! - A receiver that fell more than `capacity` values behind gets
-//!   [`RecvError::Lagged(n)`](error::RecvError::Lagged), `n` being how many values it missed,
+//!   [`RecvError::Lagged(n)`](RecvError::Lagged), `n` being how many values it missed,
 //!   and then continues from the oldest value still kept.
 //! - Values are cloned for each receiver but the last one, which gets the value moved out.
 //!   A value is dropped once every receiver that existed at the send has seen it (or when it
 //!   is overwritten).
-//! - `recv` fails with [`RecvError::Closed`](error::RecvError::Closed) once every sender is
+//! - `recv` fails with [`RecvError::Closed`] once every sender is
 //!   gone and the receiver has seen everything; `send` fails when no receiver exists.
 //!
 //! # Implementation notes
 //!
 //! One mutex (from `crate::loom`) guards the ring (`Vec` of slots, each with the position it
 //! holds and how many receivers still have to read it), the next write position, the
-//! receiver count and a [`WaitQueue`] of waiting receivers. Positions only grow, so
+//! receiver count and a `WaitQueue` of waiting receivers. Positions only grow, so
 //! `position % capacity` is a value's slot and a slot whose position is not the one a
 //! receiver expects was overwritten. A value is cloned under the lock (a user `Clone` must
 //! not use the same channel); values are dropped and wakers woken only after it is released.

@@ -1,16 +1,5 @@
 //! A wake-up signal between tasks, with tokio's permit semantics.
 //!
-//! # Semantics
-//!
-//! - [`notify_one`](Notify::notify_one) wakes the longest waiting [`Notified`] future; if
-//!   none waits, it stores a single *permit* (several calls still store one), which the next
-//!   `notified().await` consumes at once. So a notification sent just before the waiter
-//!   starts waiting is not lost.
-//! - [`notify_waiters`](Notify::notify_waiters) wakes every `Notified` future that exists
-//!   when it is called (created, even if not yet polled) and stores no permit.
-//! - A `Notified` future that was picked by `notify_one` and is dropped before it completes
-//!   passes the notification on (to the next waiter, or as the permit): none is lost.
-//!
 //! # Implementation notes
 //!
 //! A mutex guards the permit flag and a [`WaitQueue`] of waiters. `notify_waiters` also bumps
@@ -36,6 +25,17 @@ use crate::loom::sync::atomic::{
 use crate::loom::sync::{Mutex, MutexGuard};
 
 /// Notifies one task or all waiting tasks, like `tokio::sync::Notify`.
+///
+/// # Semantics
+///
+/// - [`notify_one`](Notify::notify_one) wakes the longest waiting [`Notified`] future; if
+///   none waits, it stores a single *permit* (several calls still store one), which the next
+///   `notified().await` consumes at once. So a notification sent just before the waiter
+///   starts waiting is not lost.
+/// - [`notify_waiters`](Notify::notify_waiters) wakes every `Notified` future that exists
+///   when it is called (created, even if not yet polled) and stores no permit.
+/// - A `Notified` future that was picked by `notify_one` and is dropped before it completes
+///   passes the notification on (to the next waiter, or as the permit): none is lost.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -98,7 +98,7 @@ impl Notify {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A future that completes when this `Notify` is notified; see the [module docs](self).
+    /// A future that completes when this `Notify` is notified; see [`Notify`].
     /// It already counts for `notify_waiters` before its first poll.
     pub fn notified(&self) -> Notified<'_> {
         Notified {

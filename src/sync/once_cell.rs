@@ -7,7 +7,8 @@
 //! which fails every waiting and later acquire: those callers then read the value (the flag
 //! is read with `Acquire`). So readers after the first initialisation never lock anything.
 //!
-//! Loom model: `loom_once_cell_one_initialiser_cancel_passes_on`.
+//! Loom models: `loom_once_cell_one_initialiser`, `loom_once_cell_cancelled_init_passes_on`
+//! (with a negative control).
 
 use std::fmt;
 use std::future::Future;

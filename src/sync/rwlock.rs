@@ -6,7 +6,9 @@
 //! the lock is write-preferring and a writer is never starved by a stream of readers (nor a
 //! reader by writers: they alternate in arrival order).
 //!
-//! Loom models: `loom_rwlock_writer_not_starved`, and the semaphore's models.
+//! Loom models: `loom_rwlock_reader_races_writer`, and the semaphore's models; writer
+//! preference is checked against tokio by `rwlock_waiting_writer_blocks_later_readers` in
+//! `tests/differential/sync.rs`.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};

@@ -1,19 +1,6 @@
 //! A counting semaphore with FIFO waiters; the base of [`Mutex`](super::Mutex) and
 //! [`RwLock`](super::RwLock).
 //!
-//! # Semantics (as tokio documents them)
-//!
-//! - Waiters are served strictly in arrival order. A waiter asking for more permits than are
-//!   free takes the free ones now and waits for the rest *at the head of the queue*: later
-//!   waiters, even ones asking for a single permit, wait behind it, and `try_acquire` fails
-//!   while anyone waits. So a large `acquire_many` is never starved by small ones.
-//! - Cancel safety: dropping an `acquire` future gives back the permits already assigned to
-//!   it, to the next waiter in line (and a future that was fully served but dropped before it
-//!   was polled again gives back all of them). Its place in the queue is simply removed: no
-//!   permit and no wake-up is lost.
-//! - `close` fails every waiting and later acquire with [`AcquireError`]; permits already held
-//!   stay valid and are returned on drop as usual.
-//!
 //! # Implementation notes
 //!
 //! A mutex (from `crate::loom`) guards the free permit count, the closed flag and a
@@ -23,7 +10,7 @@
 //! [`WakeList`] and woken after it is released; a replaced or removed waker is dropped after
 //! the release too.
 //!
-//! Loom models: `loom_semaphore_release_wakes_waiters_in_order`,
+//! Loom models: `loom_semaphore_two_acquirers_exclusive`,
 //! `loom_semaphore_cancel_races_release` (with a negative control),
 //! `loom_semaphore_close_races_acquire`.
 
@@ -37,6 +24,19 @@ use crate::loom::sync::{Mutex, MutexGuard};
 
 /// A counting semaphore: [`acquire`](Semaphore::acquire) waits for a permit, dropping the
 /// returned [`SemaphorePermit`] gives it back.
+///
+/// # Semantics (as tokio documents them)
+///
+/// - Waiters are served strictly in arrival order. A waiter asking for more permits than are
+///   free takes the free ones now and waits for the rest *at the head of the queue*: later
+///   waiters, even ones asking for a single permit, wait behind it, and `try_acquire` fails
+///   while anyone waits. So a large `acquire_many` is never starved by small ones.
+/// - Cancel safety: dropping an `acquire` future gives back the permits already assigned to
+///   it, to the next waiter in line (and a future that was fully served but dropped before it
+///   was polled again gives back all of them). Its place in the queue is simply removed: no
+///   permit and no wake-up is lost.
+/// - `close` fails every waiting and later acquire with [`AcquireError`]; permits already held
+///   stay valid and are returned on drop as usual.
 ///
 /// Limit concurrency to 2:
 ///
@@ -211,7 +211,7 @@ impl Semaphore {
 
     /// Waits for one permit.
     ///
-    /// Cancel safety: dropping the future loses nothing; see the [module docs](self).
+    /// Cancel safety: dropping the future loses nothing; see [`Semaphore`].
     pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
         self.acquire_many_usize(1).await
     }

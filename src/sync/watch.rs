@@ -23,7 +23,7 @@
 //!   newer, else waits for the next send. Intermediate values may be skipped: only the latest
 //!   is kept.
 //! - When the sender is dropped, `changed` still reports a value the receiver has not seen,
-//!   then fails with [`RecvError`](error::RecvError).
+//!   then fails with [`RecvError`].
 //! - `send` fails (handing the value back) when no receiver exists; `send_replace` and
 //!   `send_modify` always store the value.
 //! - A [`Ref`] from `borrow` holds a read lock: keep it short, and do not hold it across an
@@ -32,7 +32,7 @@
 //! # Implementation notes
 //!
 //! The value and its version sit under a readers-writer lock (from `crate::loom`); old values
-//! are dropped after the lock is released. Receivers wait on a [`Notify`] with
+//! are dropped after the lock is released. Receivers wait on a `Notify` with
 //! `notify_waiters`: a receiver creates its `Notified` before it checks the version and the
 //! closed flag, so a send or close between the check and the wait still wakes it (the
 //! `Notified` counts from its creation). The sender's `closed()` waits on a second `Notify`

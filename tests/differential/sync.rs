@@ -6,13 +6,18 @@
 use std::error::Error;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Waker};
+use std::task::{Context, Wake, Waker};
+
+struct NoopWake;
+
+impl Wake for NoopWake {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
 
 /// Polls a future once with a no-op waker: `true` if it completed.
 pub fn ready<F: Future + ?Sized>(future: Pin<&mut F>) -> bool {
-    future
-        .poll(&mut Context::from_waker(Waker::noop()))
-        .is_ready()
+    let waker = Waker::from(std::sync::Arc::new(NoopWake));
+    future.poll(&mut Context::from_waker(&waker)).is_ready()
 }
 
 /// The shared log of a scenario.
