@@ -315,6 +315,9 @@ impl Semaphore {
     /// after unlocking.
     fn release_locked<'a>(&'a self, mut state: MutexGuard<'a, State>, n: usize) {
         state.permits += n;
+        if state.waiters.is_empty() {
+            return; // the common case: nobody to serve, no wake list to set up
+        }
         let mut wakers = WakeList::new();
         loop {
             while wakers.has_room() && state.permits > 0 {
