@@ -21,8 +21,8 @@
 //! - [`Notify`]: `notify_one` (keeps one permit if nobody waits), `notify_waiters`.
 //! - [`Barrier`], [`OnceCell`].
 //!
-//! Not here yet (tokio has them): `watch::Sender` clones, `broadcast::Sender::closed` and weak
-//! broadcast senders, owned `RwLock` guards, `Mutex`/`RwLock` of unsized values,
+//! Not here yet (tokio has them): `broadcast::Sender::closed` and weak broadcast senders,
+//! `watch::Receiver::wait_for`, mapped `RwLock` guards, `Mutex`/`RwLock` of unsized values,
 //! `Semaphore::const_new`, `mpsc::Receiver::poll_recv_many`.
 //!
 //! Waiters of the waiting primitives sit in one shared building block, a slot-keyed FIFO
@@ -91,7 +91,10 @@ pub use barrier::{Barrier, BarrierWaitResult};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use once_cell::{OnceCell, SetError};
-pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard, MAX_READS};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    MAX_READS,
+};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };

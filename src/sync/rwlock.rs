@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use super::mutex::TryLockError;
 use super::semaphore::Semaphore;
@@ -86,6 +87,34 @@ impl<T> RwLock<T> {
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, TryLockError> {
         match self.semaphore.try_acquire_permits(MAX_READS as usize) {
             Ok(()) => Ok(RwLockWriteGuard { lock: self }),
+            Err(_) => Err(TryLockError(())),
+        }
+    }
+
+    /// [`read`](Self::read) for a lock in an `Arc`: the guard owns a reference.
+    pub async fn read_owned(self: Arc<Self>) -> OwnedRwLockReadGuard<T> {
+        self.acquire(1).await;
+        OwnedRwLockReadGuard { lock: self }
+    }
+
+    /// [`write`](Self::write) for a lock in an `Arc`: the guard owns a reference.
+    pub async fn write_owned(self: Arc<Self>) -> OwnedRwLockWriteGuard<T> {
+        self.acquire(MAX_READS as usize).await;
+        OwnedRwLockWriteGuard { lock: self }
+    }
+
+    /// [`try_read`](Self::try_read) with an owned guard.
+    pub fn try_read_owned(self: Arc<Self>) -> Result<OwnedRwLockReadGuard<T>, TryLockError> {
+        match self.semaphore.try_acquire_permits(1) {
+            Ok(()) => Ok(OwnedRwLockReadGuard { lock: self }),
+            Err(_) => Err(TryLockError(())),
+        }
+    }
+
+    /// [`try_write`](Self::try_write) with an owned guard.
+    pub fn try_write_owned(self: Arc<Self>) -> Result<OwnedRwLockWriteGuard<T>, TryLockError> {
+        match self.semaphore.try_acquire_permits(MAX_READS as usize) {
+            Ok(()) => Ok(OwnedRwLockWriteGuard { lock: self }),
             Err(_) => Err(TryLockError(())),
         }
     }
@@ -181,6 +210,67 @@ impl<T> Drop for RwLockWriteGuard<'_, T> {
 }
 
 impl<T: fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// An [`RwLockReadGuard`] that owns an `Arc` of its lock.
+#[must_use = "dropping the guard releases the lock at once"]
+pub struct OwnedRwLockReadGuard<T> {
+    lock: Arc<RwLock<T>>,
+}
+
+impl<T> Deref for OwnedRwLockReadGuard<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds a read permit, so no writer exists.
+        self.lock.value.with(|value| unsafe { &*value })
+    }
+}
+
+impl<T> Drop for OwnedRwLockReadGuard<T> {
+    fn drop(&mut self) {
+        self.lock.semaphore.release(1);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OwnedRwLockReadGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// An [`RwLockWriteGuard`] that owns an `Arc` of its lock.
+#[must_use = "dropping the guard releases the lock at once"]
+pub struct OwnedRwLockWriteGuard<T> {
+    lock: Arc<RwLock<T>>,
+}
+
+impl<T> Deref for OwnedRwLockWriteGuard<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds every permit: no other guard exists.
+        self.lock.value.with(|value| unsafe { &*value })
+    }
+}
+
+impl<T> DerefMut for OwnedRwLockWriteGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds every permit and `&mut self` makes this the only reference.
+        self.lock.value.with_mut(|value| unsafe { &mut *value })
+    }
+}
+
+impl<T> Drop for OwnedRwLockWriteGuard<T> {
+    fn drop(&mut self) {
+        self.lock.semaphore.release(MAX_READS as usize);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OwnedRwLockWriteGuard<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }

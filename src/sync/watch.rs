@@ -22,7 +22,7 @@
 //!   its creation); [`changed`](Receiver::changed) completes at once if the current version is
 //!   newer, else waits for the next send. Intermediate values may be skipped: only the latest
 //!   is kept.
-//! - When the sender is dropped, `changed` still reports a value the receiver has not seen,
+//! - When the last sender is dropped, `changed` still reports a value the receiver has not seen,
 //!   then fails with [`RecvError`].
 //! - `send` fails (handing the value back) when no receiver exists; `send_replace` and
 //!   `send_modify` always store the value.
@@ -92,6 +92,7 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
             version: 0,
         }),
         closed: AtomicBool::new(false),
+        senders: AtomicUsize::new(1),
         receivers: AtomicUsize::new(1),
         value_changed: Notify::new(),
         receivers_gone: Notify::new(),
@@ -106,9 +107,11 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
 
 struct Shared<T> {
     value: RwLock<Versioned<T>>,
-    /// The sender is gone. SeqCst, like `receivers`: each is checked by a waiter after it
+    /// Every sender is gone. SeqCst, like `receivers`: each is checked by a waiter after it
     /// created its `Notified`, and set before the matching `notify_waiters`.
     closed: AtomicBool,
+    /// Live senders; the last one's drop sets `closed`.
+    senders: AtomicUsize,
     receivers: AtomicUsize,
     /// `notify_waiters` on every send and on the sender's drop.
     value_changed: Notify,
@@ -137,7 +140,8 @@ impl<T> Shared<T> {
     }
 }
 
-/// The publishing half of a watch channel.
+/// The publishing half of a watch channel; clone it for more senders (the channel closes
+/// when the last one is dropped).
 pub struct Sender<T> {
     shared: Arc<Shared<T>>,
 }
@@ -177,6 +181,21 @@ impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
 }
 
 impl<T> Sender<T> {
+    /// A sender with no receiver yet ([`subscribe`](Self::subscribe) makes some).
+    pub fn new(init: T) -> Sender<T> {
+        channel(init).0
+    }
+
+    /// How many senders exist.
+    pub fn sender_count(&self) -> usize {
+        self.shared.senders.load(SeqCst)
+    }
+
+    /// Whether both senders belong to the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Publishes `value` if at least one receiver exists; else hands it back.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         if self.shared.receivers.load(SeqCst) == 0 {
@@ -257,10 +276,21 @@ impl<T> Sender<T> {
     }
 }
 
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        self.shared.senders.fetch_add(1, SeqCst);
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        self.shared.closed.store(true, SeqCst);
-        self.shared.value_changed.notify_waiters();
+        if self.shared.senders.fetch_sub(1, SeqCst) == 1 {
+            self.shared.closed.store(true, SeqCst);
+            self.shared.value_changed.notify_waiters();
+        }
     }
 }
 

@@ -409,6 +409,57 @@ on_both!(watch_send_fails_without_receivers_and_closed_wakes, {
     out
 });
 
+on_both!(watch_closes_when_the_last_of_its_cloned_senders_goes, {
+    let (tx, mut rx) = sync::watch::channel(0);
+    let tx2 = tx.clone();
+    let mut out = vec![format!("senders {}", tx.sender_count())];
+    drop(tx);
+    out.push(format!("after one drop: {:?}", rx.has_changed()));
+    tx2.send(1).unwrap();
+    out.push(format!("changed {:?}", rx.changed().await.is_ok()));
+    drop(tx2);
+    out.push(format!(
+        "after the last drop: {:?} {:?}",
+        rx.has_changed().is_err(),
+        rx.changed().await.is_err()
+    ));
+    let lone = sync::watch::Sender::new(5);
+    out.push(format!(
+        "Sender::new receivers {} send fails {}",
+        lone.receiver_count(),
+        lone.send(6).is_err()
+    ));
+    let rx = lone.subscribe();
+    out.push(format!("subscribed sees {}", *rx.borrow()));
+    out
+});
+
+on_both!(rwlock_owned_guards_move_into_tasks, {
+    let lock = Arc::new(sync::RwLock::new(1));
+    let write = lock.clone().write_owned().await;
+    let mut out = vec![format!(
+        "try_read_owned while written: {}",
+        lock.clone().try_read_owned().is_ok()
+    )];
+    let writer = spawn(async move {
+        let mut write = write;
+        *write += 1;
+    });
+    writer.await.unwrap();
+    let read = lock.clone().read_owned().await;
+    out.push(format!(
+        "read {} try_write_owned {}",
+        *read,
+        lock.clone().try_write_owned().is_ok()
+    ));
+    drop(read);
+    out.push(format!(
+        "try_write_owned after {}",
+        lock.clone().try_write_owned().is_ok()
+    ));
+    out
+});
+
 // ---------------------------------------------------------------- broadcast
 
 on_both!(broadcast_slow_receiver_lags_by_the_overwritten_count, {
