@@ -252,6 +252,11 @@ impl<T> Sender<T> {
         slot.position = position;
         slot.remaining = receivers;
         let overwritten = slot.value.replace(value);
+        if state.waiters.is_empty() {
+            drop(state);
+            drop(overwritten);
+            return Ok(receivers);
+        }
         let mut wakers = WakeList::new();
         loop {
             while wakers.has_room() {

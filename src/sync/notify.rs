@@ -135,12 +135,15 @@ impl Notify {
 
     /// Wakes every `Notified` that exists now; stores no permit.
     pub fn notify_waiters(&self) {
-        let mut wakers = WakeList::new();
         let mut state = self.lock();
         // Only written under the lock, so the Relaxed load reads the latest count. Release:
         // see `notified`.
         let calls = self.notify_waiters_calls.load(Relaxed) + 1;
         self.notify_waiters_calls.store(calls, Release);
+        if state.waiters.is_empty() {
+            return;
+        }
+        let mut wakers = WakeList::new();
         loop {
             while wakers.has_room() {
                 let Some(key) = state.waiters.front() else {
