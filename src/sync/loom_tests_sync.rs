@@ -525,3 +525,25 @@ fn loom_mpsc_dropped_permit_passes_slot_on() {
 fn loom_mpsc_dropped_permit_passes_slot_on_negative_control() {
     mpsc_dropped_permit_passes_slot_on(true);
 }
+
+/// `WeakSender::upgrade` races the last sender's drop: an upgrade that wins keeps the channel
+/// open (its message arrives before `None`); once `recv` returned `None`, no upgrade succeeds.
+#[test]
+fn loom_mpsc_weak_upgrade_races_last_sender_drop() {
+    ::loom::model(|| {
+        let (tx, mut rx) = super::mpsc::channel(1);
+        let weak = tx.downgrade();
+        let dropper = thread::spawn(move || drop(tx));
+        let upgraded = weak.upgrade().map(|tx| tx.try_send(1).is_ok());
+        assert_eq!(
+            upgraded.unwrap_or(true),
+            true,
+            "an upgraded sender could not send"
+        );
+        let first = block_on(rx.recv());
+        assert_eq!(first.is_some(), upgraded.is_some());
+        assert_eq!(block_on(rx.recv()), None);
+        dropper.join().unwrap();
+        assert!(weak.upgrade().is_none(), "a closed channel was reopened");
+    });
+}

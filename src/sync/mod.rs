@@ -41,6 +41,7 @@
 //! | a cancelled waiting `send` passes its slot on (negative control: a leaked one is caught) | `loom_mpsc_cancelled_send_passes_permit_on`, `loom_mpsc_cancel_races_grant`, `loom_mpsc_cancel_races_grant_negative_control` |
 //! | a dropped mpsc `Permit` passes its slot on (+ negative control) | `loom_mpsc_dropped_permit_passes_slot_on` |
 //! | the last sender's drop ends `recv` with `None` | `loom_mpsc_last_sender_drop_races_recv` |
+//! | a `WeakSender` never reopens a closed channel | `loom_mpsc_weak_upgrade_races_last_sender_drop` |
 //! | one semaphore permit, one holder | `loom_semaphore_two_acquirers_exclusive`, `loom_mutex_two_lockers_exclusive` |
 //! | a cancelled acquire gives its permits to the next waiter (+ negative control) | `loom_semaphore_cancel_races_release` |
 //! | `close` fails a partly served waiter and returns its permits | `loom_semaphore_close_races_acquire` |
