@@ -815,3 +815,38 @@ fn replaced_wakers_are_dropped_outside_the_primitives_locks() {
         });
     });
 }
+
+/// The futures of the waiting primitives are `Send` (so tasks using them run on the
+/// multi-thread runtime) and their guards and permits are `Send` where tokio's are.
+#[test]
+fn sync_futures_and_guards_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let semaphore = Arc::new(spindle::sync::Semaphore::new(1));
+    send(&semaphore.acquire());
+    send(&semaphore.clone().acquire_owned());
+    send(&semaphore.try_acquire().unwrap());
+    let mutex = Arc::new(spindle::sync::Mutex::new(0));
+    send(&mutex.lock());
+    send(&mutex.clone().lock_owned());
+    send(&mutex.try_lock().unwrap());
+    let lock = spindle::sync::RwLock::new(0);
+    send(&lock.read());
+    send(&lock.write());
+    let notify = spindle::sync::Notify::new();
+    send(&notify.notified());
+    let barrier = spindle::sync::Barrier::new(1);
+    send(&barrier.wait());
+    let cell = spindle::sync::OnceCell::<u32>::new();
+    send(&cell.get_or_init(|| async { 1 }));
+    let (watch_tx, mut watch_rx) = spindle::sync::watch::channel(0);
+    send(&watch_rx.changed());
+    send(&watch_tx.closed());
+    let (broadcast_tx, mut broadcast_rx) = spindle::sync::broadcast::channel::<u32>(1);
+    send(&broadcast_rx.recv());
+    drop(broadcast_tx);
+    let (tx, mut rx) = mpsc::channel::<u32>(1);
+    send(&tx.reserve());
+    send(&tx.closed());
+    let mut buffer = Vec::new();
+    send(&rx.recv_many(&mut buffer, 1));
+}
