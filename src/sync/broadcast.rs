@@ -366,39 +366,42 @@ enum Read<T> {
     Closed,
 }
 
-impl<T: Clone> Receiver<T> {
-    /// Reads the next value under the lock; the caller handles `Empty`.
-    fn read(&mut self, state: &mut State<T>) -> Read<T> {
-        let head = state.head();
-        if self.next < head {
-            // Overwritten before we read them: skip to the oldest kept value. The claims we
-            // held on the lost values died with them.
-            let missed = head - self.next;
-            self.next = head;
-            return Read::Lagged(missed);
-        }
-        if self.next == state.tail {
-            return if state.closed {
-                Read::Closed
-            } else {
-                Read::Empty
-            };
-        }
-        let position = self.next;
-        let slot = state.slot_mut(position);
-        debug_assert_eq!(slot.position, position);
-        self.next += 1;
-        // Every receiver reading `position` existed at its send (new ones start at the
-        // tail), so it holds one of the claims counted then.
-        slot.remaining -= 1;
-        let value = if slot.remaining == 0 {
-            slot.value.take()
-        } else {
-            slot.value.clone()
-        };
-        Read::Value(value.expect("a slot with readers left holds its value"))
+/// Reads the value at `*next` under the lock and advances `next`; the caller handles
+/// `Empty`. (A free function over the receiver's position, so callers need not clone the
+/// channel's `Arc` to hold its lock while updating the receiver: that clone would bounce
+/// the reference count's cache line between all receivers.)
+fn read<T: Clone>(next: &mut u64, state: &mut State<T>) -> Read<T> {
+    let head = state.head();
+    if *next < head {
+        // Overwritten before we read them: skip to the oldest kept value. The claims we
+        // held on the lost values died with them.
+        let missed = head - *next;
+        *next = head;
+        return Read::Lagged(missed);
     }
+    if *next == state.tail {
+        return if state.closed {
+            Read::Closed
+        } else {
+            Read::Empty
+        };
+    }
+    let position = *next;
+    let slot = state.slot_mut(position);
+    debug_assert_eq!(slot.position, position);
+    *next += 1;
+    // Every receiver reading `position` existed at its send (new ones start at the
+    // tail), so it holds one of the claims counted then.
+    slot.remaining -= 1;
+    let value = if slot.remaining == 0 {
+        slot.value.take()
+    } else {
+        slot.value.clone()
+    };
+    Read::Value(value.expect("a slot with readers left holds its value"))
+}
 
+impl<T: Clone> Receiver<T> {
     /// Receives the next value, waiting for one.
     ///
     /// Cancel safety: dropping the future loses no value.
@@ -412,9 +415,8 @@ impl<T: Clone> Receiver<T> {
 
     /// Takes the next value if one is there, without waiting.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let shared = self.shared.clone();
-        let mut state = shared.lock();
-        match self.read(&mut state) {
+        let mut state = self.shared.lock();
+        match read(&mut self.next, &mut state) {
             Read::Value(value) => Ok(value),
             Read::Lagged(missed) => Err(TryRecvError::Lagged(missed)),
             Read::Empty => Err(TryRecvError::Empty),
@@ -483,9 +485,9 @@ impl<T: Clone> Future for Recv<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         std::task::ready!(crate::task::coop::poll_proceed(cx));
         let this = self.get_mut();
-        let shared = this.receiver.shared.clone();
-        let mut state = shared.lock();
-        let outcome = match this.receiver.read(&mut state) {
+        let receiver = &mut *this.receiver;
+        let mut state = receiver.shared.lock();
+        let outcome = match read(&mut receiver.next, &mut state) {
             Read::Value(value) => Ok(value),
             Read::Lagged(missed) => Err(RecvError::Lagged(missed)),
             Read::Closed => Err(RecvError::Closed),
