@@ -7,7 +7,7 @@
 //! |----------------------------------|-------------------------------------------|-------------------|
 //! | coroutines on an event loop      | tasks, `spawn`, `JoinHandle`              | [`task`]          |
 //! | the loop that picks the next one | current-thread scheduler, naive scheduler | [`executor`], [`runtime`] |
-//! | futures passed between tasks     | oneshot and mpsc channels                 | [`sync`]          |
+//! | futures passed between tasks     | channels, locks, semaphores, Notify       | [`sync`]          |
 //!
 //! Start reading at [`task`] (one allocation per task, the state machine), then
 //! [`executor`] (who runs next and why nothing is polled without a wake).

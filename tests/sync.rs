@@ -1,4 +1,5 @@
-//! Channels: oneshot and mpsc, inside the runtime and across OS threads.
+//! `spindle::sync`: the channels (oneshot, mpsc, broadcast) and the waiting primitives,
+//! inside the runtime (current-thread and multi-thread) and across OS threads.
 
 use std::future::Future;
 use std::pin::pin;
@@ -585,4 +586,267 @@ fn a_receiver_on_an_always_full_channel_yields_to_other_tasks() {
         other_ran,
         "the other task ran while the receiver still had messages"
     );
+}
+
+// ---------------------------------------------------------------- Semaphore, Mutex, RwLock,
+// Notify, broadcast on the multi-thread runtime and across threads
+
+fn two_workers() -> spindle::runtime::Runtime {
+    spindle::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn mutex_contended_by_8_tasks_on_2_workers_counts_exactly_with_one_holder_at_a_time() {
+    let rt = two_workers();
+    let total = rt.block_on(async {
+        let mutex = Arc::new(spindle::sync::Mutex::new(0u64));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (mutex, inside) = (mutex.clone(), inside.clone());
+                spindle::spawn(async move {
+                    for i in 0..500 {
+                        let mut guard = mutex.lock().await;
+                        assert_eq!(inside.fetch_add(1, SeqCst), 0, "two holders at once");
+                        if i % 4 == 0 {
+                            spindle::task::yield_now().await; // held across an await
+                        }
+                        *guard += 1;
+                        inside.fetch_sub(1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let total = *mutex.lock().await;
+        total
+    });
+    assert_eq!(total, 4_000);
+}
+
+#[test]
+fn semaphore_never_admits_more_than_its_permits_across_workers() {
+    let rt = two_workers();
+    let (max_seen, available) = rt.block_on(async {
+        let semaphore = Arc::new(spindle::sync::Semaphore::new(3));
+        let running = Arc::new(AtomicUsize::new(0));
+        let max_seen = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let (semaphore, running, max_seen) =
+                    (semaphore.clone(), running.clone(), max_seen.clone());
+                spindle::spawn(async move {
+                    for _ in 0..100 {
+                        let _permits = semaphore.acquire_many(1 + i % 2).await.unwrap();
+                        let now =
+                            running.fetch_add(1 + i as usize % 2, SeqCst) + 1 + i as usize % 2;
+                        max_seen.fetch_max(now, SeqCst);
+                        spindle::task::yield_now().await;
+                        running.fetch_sub(1 + i as usize % 2, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        (max_seen.load(SeqCst), semaphore.available_permits())
+    });
+    assert!(max_seen <= 3, "{max_seen} permits held at once");
+    assert_eq!(available, 3, "every permit came back");
+}
+
+#[test]
+fn semaphore_beyond_max_permits_is_refused_with_a_clear_panic() {
+    use spindle::sync::Semaphore;
+    let too_many = std::panic::catch_unwind(|| Semaphore::new(Semaphore::MAX_PERMITS + 1));
+    let message = too_many.unwrap_err();
+    let message = message.downcast_ref::<String>().unwrap();
+    assert!(message.contains("at most"), "{message}");
+    let semaphore = Semaphore::new(Semaphore::MAX_PERMITS);
+    let overflow =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| semaphore.add_permits(1)));
+    assert!(overflow.is_err());
+    // The refused add changed nothing.
+    assert_eq!(semaphore.available_permits(), Semaphore::MAX_PERMITS);
+}
+
+#[test]
+fn rwlock_readers_never_see_a_half_done_write_across_workers() {
+    let rt = two_workers();
+    rt.block_on(async {
+        let lock = Arc::new(spindle::sync::RwLock::new((0u64, 0u64)));
+        let writer = {
+            let lock = lock.clone();
+            spindle::spawn(async move {
+                for _ in 0..500 {
+                    let mut guard = lock.write().await;
+                    guard.0 += 1;
+                    spindle::task::yield_now().await;
+                    guard.1 += 1;
+                }
+            })
+        };
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let lock = lock.clone();
+                spindle::spawn(async move {
+                    for _ in 0..500 {
+                        let guard = lock.read().await;
+                        assert_eq!(guard.0, guard.1, "torn read");
+                        drop(guard);
+                        spindle::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        writer.await.unwrap();
+        for reader in readers {
+            reader.await.unwrap();
+        }
+        assert_eq!(*lock.read().await, (500, 500));
+    });
+}
+
+#[test]
+fn broadcast_fans_out_to_plain_threads_with_blocking_recv() {
+    let (tx, _) = spindle::sync::broadcast::channel::<u32>(256);
+    let receivers: Vec<_> = (0..4)
+        .map(|_| {
+            let mut rx = tx.subscribe();
+            thread::spawn(move || {
+                let mut got = Vec::new();
+                while let Ok(value) = rx.blocking_recv() {
+                    got.push(value);
+                }
+                got
+            })
+        })
+        .collect();
+    for value in 0..200 {
+        tx.send(value).unwrap();
+    }
+    drop(tx);
+    for receiver in receivers {
+        assert_eq!(receiver.join().unwrap(), (0..200).collect::<Vec<_>>());
+    }
+}
+
+/// A waker whose destructor takes the lock of the primitive it waited on: dropping it under
+/// that lock would deadlock. Runs `scenario` on its own thread and fails (rather than hangs)
+/// if it does not finish.
+fn without_deadlock(name: &str, scenario: impl FnOnce() + Send + 'static) {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        scenario();
+        done_tx.send(()).unwrap();
+    });
+    assert!(
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .is_ok(),
+        "{name}: a waker was dropped while its primitive's lock was held (deadlock)"
+    );
+}
+
+struct LockingWaker(Box<dyn Fn() + Send + Sync>);
+
+impl Wake for LockingWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for LockingWaker {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// Polls `future` with a waker that runs `on_drop` when its last clone goes, drops our clone
+/// (so the future's stored copy is the last), then polls again with another waker, which
+/// replaces (and drops) the stored one.
+fn replace_stored_waker<F: Future + Unpin>(
+    future: &mut F,
+    on_drop: impl Fn() + Send + Sync + 'static,
+) {
+    let waker = Waker::from(Arc::new(LockingWaker(Box::new(on_drop))));
+    assert!(std::pin::Pin::new(&mut *future)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    drop(waker);
+    let (_, other) = counting_waker();
+    assert!(std::pin::Pin::new(&mut *future)
+        .poll(&mut Context::from_waker(&other))
+        .is_pending());
+}
+
+#[test]
+fn replaced_wakers_are_dropped_outside_the_primitives_locks() {
+    without_deadlock("Semaphore", || {
+        let semaphore = Arc::new(spindle::sync::Semaphore::new(0));
+        let mut acquire = Box::pin(semaphore.acquire());
+        let probe = semaphore.clone();
+        replace_stored_waker(&mut acquire, move || {
+            let _ = probe.available_permits();
+        });
+    });
+    without_deadlock("Notify", || {
+        let notify = Arc::new(spindle::sync::Notify::new());
+        let mut notified = Box::pin(notify.notified());
+        let probe = notify.clone();
+        replace_stored_waker(&mut notified, move || probe.notify_waiters());
+    });
+    without_deadlock("mpsc recv", || {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        let mut recv = Box::pin(rx.recv());
+        replace_stored_waker(&mut recv, move || {
+            let _ = tx.capacity();
+        });
+    });
+    without_deadlock("broadcast recv", || {
+        let (tx, mut rx) = spindle::sync::broadcast::channel::<u32>(1);
+        let mut recv = Box::pin(rx.recv());
+        replace_stored_waker(&mut recv, move || {
+            let _ = tx.receiver_count();
+        });
+    });
+}
+
+/// The futures of the waiting primitives are `Send` (so tasks using them run on the
+/// multi-thread runtime) and their guards and permits are `Send` where tokio's are.
+#[test]
+fn sync_futures_and_guards_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let semaphore = Arc::new(spindle::sync::Semaphore::new(1));
+    send(&semaphore.acquire());
+    send(&semaphore.clone().acquire_owned());
+    send(&semaphore.try_acquire().unwrap());
+    let mutex = Arc::new(spindle::sync::Mutex::new(0));
+    send(&mutex.lock());
+    send(&mutex.clone().lock_owned());
+    send(&mutex.try_lock().unwrap());
+    let lock = spindle::sync::RwLock::new(0);
+    send(&lock.read());
+    send(&lock.write());
+    let notify = spindle::sync::Notify::new();
+    send(&notify.notified());
+    let barrier = spindle::sync::Barrier::new(1);
+    send(&barrier.wait());
+    let cell = spindle::sync::OnceCell::<u32>::new();
+    send(&cell.get_or_init(|| async { 1 }));
+    let (watch_tx, mut watch_rx) = spindle::sync::watch::channel(0);
+    send(&watch_rx.changed());
+    send(&watch_tx.closed());
+    let (broadcast_tx, mut broadcast_rx) = spindle::sync::broadcast::channel::<u32>(1);
+    send(&broadcast_rx.recv());
+    drop(broadcast_tx);
+    let (tx, mut rx) = mpsc::channel::<u32>(1);
+    send(&tx.reserve());
+    send(&tx.closed());
+    let mut buffer = Vec::new();
+    send(&rx.recv_many(&mut buffer, 1));
 }

@@ -2,7 +2,10 @@
 
 #[allow(unused_imports)] // the shim offers what the crate may need
 pub(crate) mod sync {
-    pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard, WaitTimeoutResult};
+    pub(crate) use loom::sync::{
+        Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+        WaitTimeoutResult,
+    };
 
     #[allow(unused_imports)]
     pub(crate) mod atomic {

@@ -2,7 +2,10 @@
 
 #[allow(unused_imports)] // the shim offers what the crate may need
 pub(crate) mod sync {
-    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard, WaitTimeoutResult};
+    pub(crate) use std::sync::{
+        Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+        WaitTimeoutResult,
+    };
 
     #[allow(unused_imports)]
     pub(crate) mod atomic {
@@ -21,6 +24,12 @@ pub(crate) mod cell {
     impl<T> UnsafeCell<T> {
         pub(crate) const fn new(value: T) -> UnsafeCell<T> {
             UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        /// The value, consuming the cell.
+        #[allow(dead_code)] // used by some primitives only
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
         }
 
         /// Hands `f` a shared pointer to the value; the caller's protocol must rule out a

@@ -55,6 +55,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use super::wait_queue::{WaitQueue, WaiterKey, WakeList};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
 
@@ -215,12 +216,18 @@ struct State<T> {
     /// Senders waiting for space, oldest first; ids increase front to back. The first
     /// `granted` entries hold a slot reserved for them by `recv` and only need to run.
     ///
-    /// Invariants: `buffer.len() + granted <= capacity`; and while an entry beyond the first
-    /// `granted` exists and the receiver is open, the channel is full
-    /// (`buffer.len() + granted == capacity`), since every freed slot is granted at once.
+    /// Invariants: `buffer.len() + granted + reserved <= capacity`; and while an entry
+    /// beyond the first `granted` exists and the receiver is open, the channel is full
+    /// (`buffer.len() + granted + reserved == capacity`), since every freed slot is granted
+    /// at once.
     waiters: VecDeque<Waiter>,
     granted: usize,
     next_waiter_id: u64,
+    /// Slots held by a [`Permit`] (from `reserve`) that has not sent yet; they count
+    /// against the capacity like buffered messages.
+    reserved: usize,
+    /// Tasks in `Sender::closed`, woken when the receiver closes the channel.
+    closed_waiters: WaitQueue<Option<Waker>>,
 }
 
 struct Waiter {
@@ -240,6 +247,8 @@ impl<T> Chan<T> {
                 waiters: VecDeque::new(),
                 granted: 0,
                 next_waiter_id: 0,
+                reserved: 0,
+                closed_waiters: WaitQueue::new(),
             }),
             capacity,
             senders: AtomicUsize::new(1),
@@ -293,10 +302,13 @@ impl<T> Chan<T> {
         if state.tx_closed || state.rx_closed {
             return Poll::Ready(None);
         }
-        match &state.rx_waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => state.rx_waker = Some(cx.waker().clone()),
-        }
+        // A replaced waker is dropped after unlocking (its drop may run arbitrary code).
+        let stale = match &state.rx_waker {
+            Some(waker) if waker.will_wake(cx.waker()) => None,
+            _ => state.rx_waker.replace(cx.waker().clone()),
+        };
+        drop(state);
+        drop(stale);
         Poll::Pending
     }
 
@@ -322,11 +334,14 @@ impl<T> Chan<T> {
         let mut state = self.lock();
         state.rx_closed = true;
         // Closing is rare; collecting the wakers lets them be woken outside the lock.
-        let wakers: Vec<Waker> = state
+        let mut wakers: Vec<Waker> = state
             .waiters
             .iter_mut()
             .filter_map(|waiter| waiter.waker.take())
             .collect();
+        while let Some((_, waker)) = state.closed_waiters.pop_front() {
+            wakers.extend(waker.take());
+        }
         drop(state);
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -342,6 +357,25 @@ impl<T> Chan<T> {
     fn add_sender(&self) {
         // Relaxed: see `senders`; a sender exists (the one being cloned), so the count is > 0.
         self.senders.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one more sender unless the count already reached 0 (the channel is closed to
+    /// senders for good then).
+    fn try_add_sender(&self) -> bool {
+        // Relaxed: see `senders`.
+        let mut count = self.senders.load(Relaxed);
+        loop {
+            if count == 0 {
+                return false;
+            }
+            match self
+                .senders
+                .compare_exchange_weak(count, count + 1, Relaxed, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => count = actual,
+            }
+        }
     }
 
     fn drop_sender(&self) {
@@ -368,7 +402,7 @@ impl<T> Chan<T> {
 
 impl<T> State<T> {
     fn has_space(&self, capacity: usize) -> bool {
-        self.buffer.len() + self.granted < capacity
+        self.buffer.len() + self.granted + self.reserved < capacity
     }
 
     /// A slot was freed: reserves it for the oldest ungranted waiter, if any, and returns its
@@ -409,26 +443,27 @@ struct SendFuture<'a, T> {
 // `T` is.
 impl<T> Unpin for SendFuture<'_, T> {}
 
-impl<T> Future for SendFuture<'_, T> {
-    type Output = Result<(), SendError<T>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let mut state = this.chan.lock();
+impl<T> Chan<T> {
+    /// One step of waiting for a slot, shared by `send` and `reserve`. On `Ready(true)` the
+    /// caller owns a free slot (under the still-held lock) and must fill or reserve it before
+    /// unlocking; `Ready(false)` means the receiver closed the channel. A replaced waker is
+    /// put in `stale`, for the caller to drop after unlocking.
+    fn poll_slot(
+        &self,
+        state: &mut State<T>,
+        waiter: &mut Option<u64>,
+        cx: &mut Context<'_>,
+        stale: &mut Option<Waker>,
+    ) -> Poll<bool> {
         if state.rx_closed {
-            if let Some(id) = this.waiter.take() {
+            if let Some(id) = waiter.take() {
                 // A granted slot is not passed on: every sender fails now.
                 state.remove_waiter(id);
             }
-            drop(state);
-            let value = this
-                .value
-                .take()
-                .expect("SendFuture polled after completion");
-            return Poll::Ready(Err(SendError(value)));
+            return Poll::Ready(false);
         }
-        match this.waiter {
-            None if state.has_space(this.chan.capacity) => {}
+        match *waiter {
+            None if state.has_space(self.capacity) => Poll::Ready(true),
             None => {
                 // Full: queue up. Nothing can be granted to us until a `recv` frees a slot,
                 // which wakes us through this waker.
@@ -438,8 +473,8 @@ impl<T> Future for SendFuture<'_, T> {
                     id,
                     waker: Some(cx.waker().clone()),
                 });
-                this.waiter = Some(id);
-                return Poll::Pending;
+                *waiter = Some(id);
+                Poll::Pending
             }
             Some(id) => {
                 let index = state.waiter_index(id);
@@ -447,33 +482,97 @@ impl<T> Future for SendFuture<'_, T> {
                     // Not our turn yet (a spurious poll): keep the newest waker.
                     let entry = &mut state.waiters[index].waker;
                     if !entry.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        *entry = Some(cx.waker().clone());
+                        *stale = entry.replace(cx.waker().clone());
                     }
                     return Poll::Pending;
                 }
-                // Our slot was reserved: turn the reservation into a buffered message.
+                // Our slot was reserved: it is the caller's now.
                 state.waiters.remove(index);
                 state.granted -= 1;
-                this.waiter = None;
+                *waiter = None;
+                Poll::Ready(true)
             }
         }
-        let value = this
-            .value
-            .take()
-            .expect("SendFuture polled after completion");
-        this.chan.push(state, value);
-        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T> Future for SendFuture<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let mut state = this.chan.lock();
+        let mut stale = None;
+        let slot = this
+            .chan
+            .poll_slot(&mut state, &mut this.waiter, cx, &mut stale);
+        let take_value =
+            |value: &mut Option<T>| value.take().expect("SendFuture polled after completion");
+        match slot {
+            Poll::Pending => {
+                drop(state);
+                drop(stale);
+                Poll::Pending
+            }
+            Poll::Ready(false) => {
+                drop(state);
+                Poll::Ready(Err(SendError(take_value(&mut this.value))))
+            }
+            Poll::Ready(true) => {
+                this.chan.push(state, take_value(&mut this.value));
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+/// The future of [`Sender::reserve`]: a place in the same wait queue as `send`.
+struct ReserveFuture<'a, T> {
+    chan: &'a Chan<T>,
+    waiter: Option<u64>,
+}
+
+impl<T> Future for ReserveFuture<'_, T> {
+    type Output = Result<(), SendError<()>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let mut state = this.chan.lock();
+        let mut stale = None;
+        let slot = this
+            .chan
+            .poll_slot(&mut state, &mut this.waiter, cx, &mut stale);
+        if slot == Poll::Ready(true) {
+            state.reserved += 1;
+        }
+        drop(state);
+        drop(stale);
+        slot.map(|got| if got { Ok(()) } else { Err(SendError(())) })
+    }
+}
+
+impl<T> Drop for ReserveFuture<'_, T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.waiter.take() {
+            self.chan.cancel_waiter(id);
+        }
     }
 }
 
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
-        let Some(id) = self.waiter.take() else {
-            return;
-        };
-        // Cancelled while waiting: leave the queue, and if a slot had been granted to us,
-        // grant it to the next waiter so its wake-up is not lost with us.
-        let mut state = self.chan.lock();
+        if let Some(id) = self.waiter.take() {
+            self.chan.cancel_waiter(id);
+        }
+        // `self.value` is dropped after this, outside the lock.
+    }
+}
+
+impl<T> Chan<T> {
+    /// A waiting `send` or `reserve` was cancelled: leave the queue, and if a slot had been
+    /// granted to it, grant it to the next waiter so its wake-up is not lost.
+    fn cancel_waiter(&self, id: u64) {
+        let mut state = self.lock();
         let waker = if state.remove_waiter(id) {
             state.grant_next()
         } else {
@@ -483,7 +582,242 @@ impl<T> Drop for SendFuture<'_, T> {
         if let Some(waker) = waker {
             waker.wake();
         }
-        // `self.value` is dropped after this, outside the lock.
+    }
+
+    /// A reserved slot is given back unused (a dropped `Permit`): the next waiter gets it.
+    fn release_reserved(&self) {
+        let mut state = self.lock();
+        state.reserved -= 1;
+        let waker = state.grant_next();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Sends through a reserved slot. If the receiver closed meanwhile the value is dropped
+    /// (outside the lock), as in tokio.
+    fn send_reserved(&self, value: T) {
+        let mut state = self.lock();
+        state.reserved -= 1;
+        if state.rx_closed {
+            drop(state);
+            drop(value);
+            return;
+        }
+        self.push(state, value);
+    }
+
+    fn poll_closed(&self, key: &mut Option<WaiterKey>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        let stale = match *key {
+            _ if state.rx_closed => {
+                let old = key.take().and_then(|key| state.closed_waiters.remove(key));
+                drop(state);
+                drop(old);
+                return Poll::Ready(());
+            }
+            Some(existing) if state.closed_waiters.is_linked(existing) => {
+                let slot = state.closed_waiters.get_mut(existing);
+                match slot {
+                    Some(stored) if stored.will_wake(cx.waker()) => None,
+                    _ => slot.replace(cx.waker().clone()),
+                }
+            }
+            Some(existing) => {
+                let old = state.closed_waiters.remove(existing);
+                *key = Some(state.closed_waiters.push_back(Some(cx.waker().clone())));
+                old
+            }
+            None => {
+                *key = Some(state.closed_waiters.push_back(Some(cx.waker().clone())));
+                None
+            }
+        };
+        drop(state);
+        drop(stale);
+        Poll::Pending
+    }
+
+    fn recv_many(&self, buffer: &mut Vec<T>, limit: usize, cx: &mut Context<'_>) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        std::task::ready!(crate::task::coop::poll_proceed(cx));
+        let mut state = self.lock();
+        if state.buffer.is_empty() {
+            if state.tx_closed || state.rx_closed {
+                return Poll::Ready(0);
+            }
+            let stale = match &state.rx_waker {
+                Some(waker) if waker.will_wake(cx.waker()) => None,
+                _ => state.rx_waker.replace(cx.waker().clone()),
+            };
+            drop(state);
+            drop(stale);
+            return Poll::Pending;
+        }
+        // Each freed slot goes to a waiting sender; stop when the wake list is full (the
+        // rest is returned by the next call).
+        let mut wakers = WakeList::new();
+        let mut taken = 0;
+        while taken < limit && wakers.has_room() {
+            let Some(value) = state.buffer.pop_front() else {
+                break;
+            };
+            buffer.push(value);
+            taken += 1;
+            wakers.push(state.grant_next());
+        }
+        drop(state);
+        wakers.wake_all();
+        Poll::Ready(taken)
+    }
+}
+
+/// The future of `Sender::closed`; `key` is its waker's slot.
+struct ClosedFuture<'a, T> {
+    chan: &'a Chan<T>,
+    key: Option<WaiterKey>,
+}
+
+impl<T> Future for ClosedFuture<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.chan.poll_closed(&mut this.key, cx)
+    }
+}
+
+impl<T> Drop for ClosedFuture<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let waker = self.chan.lock().closed_waiters.remove(key);
+            drop(waker);
+        }
+    }
+}
+
+/// A slot reserved in a bounded channel by [`Sender::reserve`]: [`send`](Permit::send)
+/// fills it without waiting; dropping the permit gives the slot to the next waiting sender.
+pub struct Permit<'a, T> {
+    chan: &'a Chan<T>,
+}
+
+impl<T> Permit<'_, T> {
+    /// Sends `value` into the reserved slot. Never waits and never fails: if the receiver
+    /// closed the channel meanwhile, the value is dropped.
+    pub fn send(self, value: T) {
+        let chan = self.chan;
+        std::mem::forget(self);
+        chan.send_reserved(value);
+    }
+}
+
+impl<T> Drop for Permit<'_, T> {
+    fn drop(&mut self) {
+        self.chan.release_reserved();
+    }
+}
+
+impl<T> fmt::Debug for Permit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::Permit").finish_non_exhaustive()
+    }
+}
+
+/// A [`Permit`] that owns its [`Sender`], from [`Sender::reserve_owned`].
+pub struct OwnedPermit<T> {
+    /// `None` once sent or released.
+    sender: Option<Sender<T>>,
+}
+
+impl<T> OwnedPermit<T> {
+    /// Sends `value` into the reserved slot and hands the sender back.
+    pub fn send(mut self, value: T) -> Sender<T> {
+        let sender = self.sender.take().expect("the permit is used once");
+        sender.chan.send_reserved(value);
+        sender
+    }
+
+    /// Gives the slot back unused and hands the sender back.
+    pub fn release(mut self) -> Sender<T> {
+        let sender = self.sender.take().expect("the permit is used once");
+        sender.chan.release_reserved();
+        sender
+    }
+}
+
+impl<T> Drop for OwnedPermit<T> {
+    fn drop(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            sender.chan.release_reserved();
+        }
+    }
+}
+
+impl<T> fmt::Debug for OwnedPermit<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::OwnedPermit").finish_non_exhaustive()
+    }
+}
+
+/// A sender that does not keep the channel open, from [`Sender::downgrade`];
+/// [`upgrade`](WeakSender::upgrade) it to send.
+pub struct WeakSender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> WeakSender<T> {
+    /// A sender again, if some sender still exists (else the channel is closed for good).
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        self.chan.try_add_sender().then(|| Sender {
+            chan: self.chan.clone(),
+        })
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> WeakSender<T> {
+        WeakSender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::WeakSender").finish_non_exhaustive()
+    }
+}
+
+/// An [`UnboundedSender`] that does not keep the channel open.
+pub struct WeakUnboundedSender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> WeakUnboundedSender<T> {
+    /// A sender again, if some sender still exists.
+    pub fn upgrade(&self) -> Option<UnboundedSender<T>> {
+        self.chan.try_add_sender().then(|| UnboundedSender {
+            chan: self.chan.clone(),
+        })
+    }
+}
+
+impl<T> Clone for WeakUnboundedSender<T> {
+    fn clone(&self) -> WeakUnboundedSender<T> {
+        WeakUnboundedSender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakUnboundedSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::WeakUnboundedSender")
+            .finish_non_exhaustive()
     }
 }
 
@@ -507,6 +841,46 @@ impl<T> Sender<T> {
         self.chan.try_send(value)
     }
 
+    /// Waits for a slot (in the same FIFO as `send`) and reserves it: the [`Permit`] sends
+    /// without waiting. Fails if the receiver is dropped or closes the channel.
+    ///
+    /// Cancel safety: dropping the future gives up its place (and a slot granted to it).
+    pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
+        ReserveFuture {
+            chan: &self.chan,
+            waiter: None,
+        }
+        .await?;
+        Ok(Permit { chan: &self.chan })
+    }
+
+    /// [`reserve`](Self::reserve) that owns the sender, so the permit can move into another
+    /// task; the sender comes back from [`OwnedPermit::send`] or [`OwnedPermit::release`].
+    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
+        ReserveFuture {
+            chan: &self.chan,
+            waiter: None,
+        }
+        .await?;
+        Ok(OwnedPermit { sender: Some(self) })
+    }
+
+    /// Waits until the receiver is dropped or closes the channel.
+    pub async fn closed(&self) {
+        ClosedFuture {
+            chan: &self.chan,
+            key: None,
+        }
+        .await
+    }
+
+    /// A [`WeakSender`]: it does not keep the channel open.
+    pub fn downgrade(&self) -> WeakSender<T> {
+        WeakSender {
+            chan: self.chan.clone(),
+        }
+    }
+
     /// Sends `value` from a plain thread, blocking it while the channel is full.
     ///
     /// # Panics
@@ -524,7 +898,7 @@ impl<T> Sender<T> {
     /// How many messages could be sent now without waiting.
     pub fn capacity(&self) -> usize {
         let state = self.chan.lock();
-        self.chan.capacity - state.buffer.len() - state.granted
+        self.chan.capacity - state.buffer.len() - state.granted - state.reserved
     }
 
     /// The capacity the channel was created with.
@@ -557,6 +931,22 @@ impl<T> UnboundedSender<T> {
     pub fn same_channel(&self, other: &UnboundedSender<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
+
+    /// Waits until the receiver is dropped or closes the channel.
+    pub async fn closed(&self) {
+        ClosedFuture {
+            chan: &self.chan,
+            key: None,
+        }
+        .await
+    }
+
+    /// A [`WeakUnboundedSender`]: it does not keep the channel open.
+    pub fn downgrade(&self) -> WeakUnboundedSender<T> {
+        WeakUnboundedSender {
+            chan: self.chan.clone(),
+        }
+    }
 }
 
 macro_rules! receiver_methods {
@@ -572,6 +962,16 @@ macro_rules! receiver_methods {
         /// The poll form of [`recv`](Self::recv), for hand-written futures.
         pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
             self.chan.poll_recv(cx)
+        }
+
+        /// Waits for at least one message, then moves up to `limit` buffered messages into
+        /// `buffer` (appending) and returns how many. Returns 0 only when `limit` is 0 or the
+        /// channel is closed and empty. It may return fewer than are buffered (at most 32 per
+        /// call hand freed slots to waiting senders).
+        ///
+        /// Cancel safety: dropping the future loses no message.
+        pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+            poll_fn(|cx| self.chan.recv_many(buffer, limit, cx)).await
         }
 
         /// Takes the next message if one is buffered, without waiting.

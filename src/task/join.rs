@@ -102,7 +102,22 @@ pub struct JoinError {
 
 enum Repr {
     Cancelled,
-    Panic(Box<dyn Any + Send + 'static>),
+    /// A `std` mutex (not `crate::loom`: it guards no protocol) only so that `JoinError` is
+    /// `Sync` although a panic payload is merely `Send`; it is locked only to read the
+    /// message for `Display`/`Debug`, never contended in practice.
+    Panic(std::sync::Mutex<Box<dyn Any + Send + 'static>>),
+}
+
+/// Reads the panic payload's message, if it is a string; a poisoned lock still holds the
+/// payload (nothing panics while holding it).
+fn with_panic_message<R>(
+    payload: &std::sync::Mutex<Box<dyn Any + Send + 'static>>,
+    f: impl FnOnce(Option<&str>) -> R,
+) -> R {
+    let payload = payload
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    f(panic_message(payload.as_ref()))
 }
 
 impl JoinError {
@@ -116,7 +131,7 @@ impl JoinError {
     pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
             id,
-            repr: Repr::Panic(payload),
+            repr: Repr::Panic(std::sync::Mutex::new(payload)),
         }
     }
 
@@ -142,7 +157,9 @@ impl JoinError {
     /// The panic payload, or the error back if the task was cancelled.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panic(payload) => Ok(payload),
+            Repr::Panic(payload) => Ok(payload
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())),
             Repr::Cancelled => Err(self),
         }
     }
@@ -157,10 +174,10 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
-            Repr::Panic(payload) => match panic_message(payload.as_ref()) {
+            Repr::Panic(payload) => with_panic_message(payload, |message| match message {
                 Some(message) => write!(f, "task {} panicked with message {message:?}", self.id),
                 None => write!(f, "task {} panicked", self.id),
-            },
+            }),
         }
     }
 }
@@ -169,10 +186,10 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
-            Repr::Panic(payload) => match panic_message(payload.as_ref()) {
+            Repr::Panic(payload) => with_panic_message(payload, |message| match message {
                 Some(message) => write!(f, "JoinError::Panic({:?}, {message:?})", self.id),
                 None => write!(f, "JoinError::Panic({:?}, ..)", self.id),
-            },
+            }),
         }
     }
 }

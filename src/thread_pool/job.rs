@@ -100,7 +100,9 @@ pub struct JobError {
 enum Repr {
     Panicked {
         message: String,
-        payload: Box<dyn Any + Send + 'static>,
+        /// A `std` mutex (it guards no protocol) only so that `JobError` is `Sync` although
+        /// a panic payload is merely `Send`; never locked, only unwrapped by `try_into_panic`.
+        payload: std::sync::Mutex<Box<dyn Any + Send + 'static>>,
     },
     Cancelled,
     ShutDown,
@@ -115,7 +117,10 @@ impl JobError {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "Box<dyn Any>".to_string());
         JobError {
-            repr: Repr::Panicked { message, payload },
+            repr: Repr::Panicked {
+                message,
+                payload: std::sync::Mutex::new(payload),
+            },
         }
     }
 
@@ -160,7 +165,9 @@ impl JobError {
     /// the job did not panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JobError> {
         match self.repr {
-            Repr::Panicked { payload, .. } => Ok(payload),
+            Repr::Panicked { payload, .. } => Ok(payload
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())),
             _ => Err(self),
         }
     }

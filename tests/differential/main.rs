@@ -8,3 +8,4 @@
 mod blocking;
 mod io;
 mod runtime;
+mod sync;
