@@ -56,7 +56,7 @@ pub(crate) struct Shared {
     core_waiters: Mutex<Vec<UnparkHandle>>,
     /// Written only by the thread holding the core.
     counters: WorkerCounters,
-    remote_counters: RemoteCounters,
+    pub(super) remote_counters: RemoteCounters,
     event_interval: u32,
     global_queue_interval: u32,
     /// `Some` only when built with `Builder::trace(true)`.

@@ -88,7 +88,7 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     driver: Arc<SharedDriver>,
     counters: Box<[CachePadded<WorkerCounters>]>,
-    remote_counters: RemoteCounters,
+    pub(crate) remote_counters: RemoteCounters,
     /// `Some` only when built with `Builder::trace(true)`.
     trace: Option<Box<Tracer>>,
     config: Config,
