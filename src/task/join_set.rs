@@ -44,6 +44,8 @@ pub struct JoinSet<T> {
     entries: HashMap<u64, Entry<T>>,
     next_key: u64,
     ready: Arc<ReadyQueue>,
+    /// Join-handle polls so far (the unit test checks one finish costs one poll).
+    handle_polls: u64,
 }
 
 struct Entry<T> {
@@ -104,6 +106,7 @@ impl<T> JoinSet<T> {
         JoinSet {
             entries: HashMap::new(),
             next_key: 0,
+            handle_polls: 0,
             ready: Arc::new(ReadyQueue {
                 inner: Mutex::new(ReadyInner {
                     keys: VecDeque::new(),
@@ -246,6 +249,7 @@ impl<T> JoinSet<T> {
                 continue; // joined or detached since it was queued
             };
             entry.state.queued.store(false, Release);
+            self.handle_polls += 1;
             let polled = Pin::new(&mut entry.handle).poll(&mut Context::from_waker(&entry.waker));
             if let Poll::Ready(output) = polled {
                 self.entries.remove(&key);
@@ -292,5 +296,35 @@ impl<T> Default for JoinSet<T> {
 impl<T> fmt::Debug for JoinSet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinSet").field("len", &self.len()).finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::JoinSet;
+
+    /// With 100 tasks registered and one finishing, `join_next` polls one handle, not 100.
+    #[test]
+    fn join_next_polls_only_the_handle_whose_task_finished() {
+        crate::block_on(async {
+            let mut set = JoinSet::new();
+            let mut senders = Vec::new();
+            for i in 0..100 {
+                let (tx, rx) = crate::sync::oneshot::channel::<()>();
+                senders.push(Some(tx));
+                set.spawn(async move {
+                    rx.await.unwrap();
+                    i
+                });
+            }
+            // Registration: every new entry is polled once.
+            assert!(set.try_join_next().is_none());
+            assert_eq!(set.handle_polls, 100);
+            for (finished, i) in [42, 7, 99].into_iter().enumerate() {
+                senders[i].take().unwrap().send(()).unwrap();
+                assert_eq!(set.join_next().await.unwrap().unwrap(), i);
+                assert_eq!(set.handle_polls, 101 + finished as u64);
+            }
+        });
     }
 }
