@@ -38,7 +38,10 @@ mod tests {
         let tokio = super::on_tokio::run();
         assert_eq!(format!("{spindle:?}"), format!("{tokio:?}"));
         assert_eq!(spindle.collected, 100);
-        assert_eq!(spindle.sum_of_squares, (0..100u64).map(|i| i * i).sum::<u64>());
+        assert_eq!(
+            spindle.sum_of_squares,
+            (0..100u64).map(|i| i * i).sum::<u64>()
+        );
         assert_eq!(spindle.channel_vs_timeout, "message");
         assert_eq!(spindle.idle_channel_vs_timeout, "timed out");
         assert_eq!(spindle.try_joined, Err("refused".to_owned()));
