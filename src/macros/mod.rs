@@ -226,83 +226,234 @@ macro_rules! __spindle_select {
             "all branches are disabled and there is no else branch"
         )] }
     };
-    // The pattern: every token up to the lone `=` (a pattern cannot contain one), taken up to
-    // four at a time so that a branch costs two expansion steps (the recursion limit is 128).
-    ($names:tt @parse $bias:tt $acc:tt $t0:tt = $f:expr, if $c:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$t0] [$f] [$c] $($rest)* }
+    // One branch per step (the recursion limit is 128): its pattern is every token up to the
+    // lone `=` (a pattern cannot contain one), taken up to four at a time; then the future,
+    // the optional precondition and the handler (a block, comma optional, or an expression,
+    // comma unless last). Generated: pattern length x precondition x handler form.
+    ([] @parse $bias:tt $acc:tt $($rest:tt)+) => {
+        ::core::compile_error!("spindle::select! takes at most 64 branches")
     };
-    ($names:tt @parse $bias:tt $acc:tt $t0:tt = $f:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$t0] [$f] [true] $($rest)* }
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt = $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0] [$f] [$c] [$h])] $($rest)* }
     };
-    ($names:tt @parse $bias:tt $acc:tt $t0:tt $t1:tt = $f:expr, if $c:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$t0 $t1] [$f] [$c] $($rest)* }
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt = $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0] [$f] [$c] [$h])] $($rest)* }
     };
-    ($names:tt @parse $bias:tt $acc:tt $t0:tt $t1:tt = $f:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$t0 $t1] [$f] [true] $($rest)* }
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt = $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0] [$f] [$c] [$h])] $($rest)* }
     };
-    ($names:tt @parse $bias:tt $acc:tt $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$t0 $t1 $t2] [$f] [$c] $($rest)* }
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt = $f:expr, if $c:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0] [$f] [$c] [$h])]  }
     };
-    ($names:tt @parse $bias:tt $acc:tt $t0:tt $t1:tt $t2:tt = $f:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$t0 $t1 $t2] [$f] [true] $($rest)* }
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt = $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0] [$f] [true] [$h])] $($rest)* }
     };
-    ($names:tt @parse $bias:tt $acc:tt $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$t0 $t1 $t2 $t3] [$f] [$c] $($rest)* }
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt = $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0] [$f] [true] [$h])] $($rest)* }
     };
-    ($names:tt @parse $bias:tt $acc:tt $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$t0 $t1 $t2 $t3] [$f] [true] $($rest)* }
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt = $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt = $f:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0] [$f] [true] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt = $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt = $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt = $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt = $f:expr, if $c:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1] [$f] [$c] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt = $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt = $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt = $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt = $f:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1] [$f] [true] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2] [$f] [$c] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2] [$f] [true] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2 $t3] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2 $t3] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2 $t3] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2 $t3] [$f] [$c] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2 $t3] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2 $t3] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2 $t3] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @parse $bias:tt [$($acc:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$t0 $t1 $t2 $t3] [$f] [true] [$h])]  }
     };
     ($names:tt @parse $bias:tt $acc:tt $t0:tt $t1:tt $t2:tt $t3:tt $($rest:tt)+) => {
         $crate::__spindle_select! { $names @pattern $bias $acc [$t0 $t1 $t2 $t3] $($rest)+ }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*]  = $f:expr, if $c:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* ] [$f] [$c] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*]  = $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* ] [$f] [$c] [$h])] $($rest)* }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*]  = $f:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* ] [$f] [true] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*]  = $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* ] [$f] [$c] [$h])] $($rest)* }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*] $t0:tt = $f:expr, if $c:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* $t0] [$f] [$c] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*]  = $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* ] [$f] [$c] [$h])] $($rest)* }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*] $t0:tt = $f:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* $t0] [$f] [true] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*]  = $f:expr, if $c:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* ] [$f] [$c] [$h])]  }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*] $t0:tt $t1:tt = $f:expr, if $c:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* $t0 $t1] [$f] [$c] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*]  = $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* ] [$f] [true] [$h])] $($rest)* }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*] $t0:tt $t1:tt = $f:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* $t0 $t1] [$f] [true] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*]  = $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* ] [$f] [true] [$h])] $($rest)* }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* $t0 $t1 $t2] [$f] [$c] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*]  = $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* ] [$f] [true] [$h])] $($rest)* }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* $t0 $t1 $t2] [$f] [true] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*]  = $f:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* ] [$f] [true] [$h])]  }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* $t0 $t1 $t2 $t3] [$f] [$c] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt = $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0] [$f] [$c] [$h])] $($rest)* }
     };
-    ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $($rest:tt)*) => {
-        $crate::__spindle_select! { $names @handler $bias $acc [$($p)* $t0 $t1 $t2 $t3] [$f] [true] $($rest)* }
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt = $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt = $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt = $f:expr, if $c:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0] [$f] [$c] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt = $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt = $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt = $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt = $f:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0] [$f] [true] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt = $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt = $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt = $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt = $f:expr, if $c:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1] [$f] [$c] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt = $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt = $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt = $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt = $f:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1] [$f] [true] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr, if $c:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2] [$f] [$c] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt = $f:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2] [$f] [true] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2 $t3] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2 $t3] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2 $t3] [$f] [$c] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr, if $c:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2 $t3] [$f] [$c] [$h])]  }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $h:block, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2 $t3] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $h:block $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2 $t3] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $h:expr, $($rest:tt)*) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2 $t3] [$f] [true] [$h])] $($rest)* }
+    };
+    ([$name:tt $($names:tt)*] @pattern $bias:tt [$($acc:tt)*] [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt = $f:expr => $h:expr) => {
+        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name [$($p)* $t0 $t1 $t2 $t3] [$f] [true] [$h])]  }
     };
     ($names:tt @pattern $bias:tt $acc:tt [$($p:tt)*] $t0:tt $t1:tt $t2:tt $t3:tt $($rest:tt)+) => {
         $crate::__spindle_select! { $names @pattern $bias $acc [$($p)* $t0 $t1 $t2 $t3] $($rest)+ }
-    };
-    // The handler: a block (comma optional) or an expression (comma unless last).
-    ([] @handler $($rest:tt)*) => {
-        ::core::compile_error!("spindle::select! takes at most 64 branches")
-    };
-    ([$name:tt $($names:tt)*] @handler $bias:tt [$($acc:tt)*] $p:tt $f:tt $c:tt $h:block, $($rest:tt)*) => {
-        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name $p $f $c [$h])] $($rest)* }
-    };
-    ([$name:tt $($names:tt)*] @handler $bias:tt [$($acc:tt)*] $p:tt $f:tt $c:tt $h:block $($rest:tt)*) => {
-        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name $p $f $c [$h])] $($rest)* }
-    };
-    ([$name:tt $($names:tt)*] @handler $bias:tt [$($acc:tt)*] $p:tt $f:tt $c:tt $h:expr, $($rest:tt)*) => {
-        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name $p $f $c [$h])] $($rest)* }
-    };
-    ([$name:tt $($names:tt)*] @handler $bias:tt [$($acc:tt)*] $p:tt $f:tt $c:tt $h:expr) => {
-        $crate::__spindle_select! { [$($names)*] @parse $bias [$($acc)* ($name $p $f $c [$h])] }
     };
     (@emit $bias:tt [] [$else:expr]) => {
         ::core::compile_error!("spindle::select! needs at least one branch")
