@@ -44,8 +44,11 @@ pub struct JoinSet<T> {
     entries: HashMap<u64, Entry<T>>,
     next_key: u64,
     ready: Arc<ReadyQueue>,
-    /// Join-handle polls so far (the unit test checks one finish costs one poll).
+    /// Join-handle polls so far (the tests check one finish costs one poll).
     handle_polls: u64,
+    /// The loom negative control's mutant: every entry counts as woken on every poll.
+    #[cfg(all(test, loom))]
+    poll_every_entry: bool,
 }
 
 struct Entry<T> {
@@ -107,6 +110,8 @@ impl<T> JoinSet<T> {
             entries: HashMap::new(),
             next_key: 0,
             handle_polls: 0,
+            #[cfg(all(test, loom))]
+            poll_every_entry: false,
             ready: Arc::new(ReadyQueue {
                 inner: Mutex::new(ReadyInner {
                     keys: VecDeque::new(),
@@ -233,6 +238,16 @@ impl<T> JoinSet<T> {
         &mut self,
         cx: Option<&Context<'_>>,
     ) -> Poll<Option<Result<T, JoinError>>> {
+        #[cfg(all(test, loom))]
+        if self.poll_every_entry {
+            // Every entry, in spawn order, as a set without per-entry wakers would poll them.
+            let mut keys: Vec<u64> = self.entries.keys().copied().collect();
+            keys.sort_unstable();
+            for entry in self.entries.values() {
+                entry.state.queued.store(true, Release);
+            }
+            self.ready.lock().keys = keys.into();
+        }
         let batch = self.ready.lock().keys.len();
         for _ in 0..batch {
             if crate::task::coop::budget_spent() {
@@ -296,6 +311,74 @@ impl<T> Default for JoinSet<T> {
 impl<T> fmt::Debug for JoinSet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinSet").field("len", &self.len()).finish()
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::JoinSet;
+    use crate::loom::gate::Gate;
+    use crate::loom::thread;
+    use crate::runtime::Builder;
+
+    /// Three tasks in a set, T3's event fired from another thread: how many handle polls
+    /// `join_next` needed to return T3's output.
+    fn handle_polls_to_join_t3(poll_every_entry: bool) -> u64 {
+        let rt = Builder::new_current_thread().build().unwrap();
+        let [t1, t2, t3] = [Gate::new(), Gate::new(), Gate::new()];
+        let firer = {
+            let t3 = t3.clone();
+            thread::spawn(move || t3.fire())
+        };
+        let polls = rt.block_on(async {
+            let mut set = JoinSet::new();
+            set.poll_every_entry = poll_every_entry;
+            set.spawn(async move {
+                t1.wait().await;
+                1
+            });
+            set.spawn(async move {
+                t2.wait().await;
+                2
+            });
+            set.spawn(async move {
+                t3.wait().await;
+                3
+            });
+            assert_eq!(set.join_next().await.unwrap().unwrap(), 3);
+            set.handle_polls
+        });
+        firer.join().unwrap();
+        polls
+    }
+
+    /// Each entry is polled once to register its waker, then only T3's, once, when its task
+    /// finished; and the finish is never lost (loom reports the deadlock).
+    #[test]
+    fn loom_join_set_polls_only_the_finished_entry() {
+        loom::model(|| {
+            let polls = handle_polls_to_join_t3(false);
+            assert!(
+                polls <= 4,
+                "{polls} handle polls for one finished task of three"
+            );
+        });
+    }
+
+    /// The negative control: a set that polls every entry on every `join_next` poll must
+    /// fail the same check in some interleaving.
+    #[test]
+    fn loom_join_set_negative_control_catches_poll_every_entry() {
+        static CAUGHT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        loom::model(|| {
+            if handle_polls_to_join_t3(true) > 4 {
+                CAUGHT.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        assert!(
+            CAUGHT.load(std::sync::atomic::Ordering::SeqCst),
+            "the handle-poll check never caught the poll-every-entry set"
+        );
     }
 }
 
