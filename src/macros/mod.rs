@@ -65,7 +65,9 @@ macro_rules! __spindle_join {
     };
     ([$($names:tt)*] @munch [$((($b:ident $o:ident $T:ident $V:ident $i:tt) [$e:expr]))*]) => {{
         $(
-            let mut $b = ::core::pin::pin!(::core::option::Option::Some($e));
+            let mut $b = ::core::pin::pin!(::core::option::Option::Some(
+                ::core::future::IntoFuture::into_future($e),
+            ));
             let mut $o = ::core::option::Option::None;
         )*
         let __wakers = $crate::macros::support::BranchWakers::new(<[usize]>::len(&[$($i),*]));
@@ -128,7 +130,9 @@ macro_rules! __spindle_try_join {
     };
     ([$($names:tt)*] @munch [$((($b:ident $o:ident $T:ident $V:ident $i:tt) [$e:expr]))*]) => {{
         $(
-            let mut $b = ::core::pin::pin!(::core::option::Option::Some($e));
+            let mut $b = ::core::pin::pin!(::core::option::Option::Some(
+                ::core::future::IntoFuture::into_future($e),
+            ));
             let mut $o = ::core::option::Option::None;
         )*
         let __wakers = $crate::macros::support::BranchWakers::new(<[usize]>::len(&[$($i),*]));
@@ -475,7 +479,9 @@ macro_rules! __spindle_select {
             }
         )*
         $(
-            let mut $b = ::core::pin::pin!(::core::option::Option::Some($f));
+            let mut $b = ::core::pin::pin!(::core::option::Option::Some(
+                ::core::future::IntoFuture::into_future($f),
+            ));
         )*
         let __wakers = $crate::macros::support::BranchWakers::new(__count);
         let __start = $crate::__spindle_select!(@start $bias __count);

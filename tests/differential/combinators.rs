@@ -568,3 +568,28 @@ fn sixty_four_branches() {
     });
     assert_eq!((joined, try_joined, selected), (63, Ok(63), 70));
 }
+
+/// Branches may be `IntoFuture` values, as with tokio's macros.
+#[test]
+fn branches_may_be_into_future_values() {
+    struct Seven;
+    impl std::future::IntoFuture for Seven {
+        type Output = u8;
+        type IntoFuture = std::future::Ready<u8>;
+        fn into_future(self) -> Self::IntoFuture {
+            std::future::ready(7)
+        }
+    }
+    let spindle = spindle_rt().block_on(async {
+        let (a,) = spindle::join!(Seven);
+        let b = spindle::select! { b = Seven => b };
+        (a, b)
+    });
+    let tokio = tokio_rt().block_on(async {
+        let (a,) = tokio::join!(Seven);
+        let b = tokio::select! { b = Seven => b };
+        (a, b)
+    });
+    assert_eq!(spindle, (7, 7));
+    assert_eq!(spindle, tokio);
+}
