@@ -530,7 +530,7 @@ fn sixty_four_branches() {
             async { Ok::<u8, ()>(63) },
         );
         let selected = spindle::select! {
-            x0 = ReadyAfter(5) => x0 + 0, x1 = ReadyAfter(5) => x1 + 1,
+            x0 = ReadyAfter(5) => x0, x1 = ReadyAfter(5) => x1 + 1,
             x2 = ReadyAfter(5) => x2 + 2, x3 = ReadyAfter(5) => x3 + 3,
             x4 = ReadyAfter(5) => x4 + 4, x5 = ReadyAfter(5) => x5 + 5,
             x6 = ReadyAfter(5) => x6 + 6, x7 = ReadyAfter(5) => x7 + 7,
