@@ -33,6 +33,35 @@ macro_rules! __spindle_branch_names {
     };
 }
 
+/// Pins values to the stack, like `tokio::pin!`: each named variable is shadowed by a
+/// `Pin<&mut _>` to it, so a future can be polled by reference, e.g. in `select!` in a loop.
+/// Also takes `let` statements. Safe: it is `core::pin::pin!` under tokio's calling shape.
+///
+/// ```
+/// use std::time::Duration;
+/// spindle::block_on(async {
+///     let deadline = spindle::time::sleep(Duration::from_millis(20));
+///     spindle::pin!(deadline);
+///     let mut ticks = 0;
+///     loop {
+///         spindle::select! {
+///             _ = &mut deadline => break,
+///             _ = spindle::time::sleep(Duration::from_millis(1)) => ticks += 1,
+///         }
+///     }
+///     assert!(ticks > 0);
+/// });
+/// ```
+#[macro_export]
+macro_rules! pin {
+    ($($x:ident),* $(,)?) => {
+        $( let mut $x = ::core::pin::pin!($x); )*
+    };
+    ($(let $x:ident = $init:expr;)*) => {
+        $( let mut $x = ::core::pin::pin!($init); )*
+    };
+}
+
 /// Waits on several futures concurrently, on the current task, and returns all their outputs
 /// as a tuple, like `tokio::join!`.
 ///

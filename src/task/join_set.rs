@@ -268,6 +268,26 @@ impl<T> JoinSet<T> {
         Poll::Pending
     }
 
+    /// Waits for every task and returns their outputs in the order they finished, like
+    /// tokio's `JoinSet::join_all`.
+    ///
+    /// # Panics
+    /// If a task panicked (resuming its panic) or was cancelled; the other tasks are aborted
+    /// when the set drops.
+    pub async fn join_all(mut self) -> Vec<T> {
+        let mut outputs = Vec::with_capacity(self.len());
+        while let Some(result) = self.join_next().await {
+            match result {
+                Ok(output) => outputs.push(output),
+                Err(error) => match error.try_into_panic() {
+                    Ok(payload) => std::panic::resume_unwind(payload),
+                    Err(error) => panic!("JoinSet::join_all: {error}"),
+                },
+            }
+        }
+        outputs
+    }
+
     /// Aborts every task in the set; they stay in it, and `join_next` returns their
     /// (cancelled, or already finished) results.
     pub fn abort_all(&mut self) {

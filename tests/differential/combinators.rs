@@ -593,3 +593,56 @@ fn branches_may_be_into_future_values() {
     assert_eq!(spindle, (7, 7));
     assert_eq!(spindle, tokio);
 }
+
+/// The usual tokio loop: a pinned deadline polled by reference in `select!`, against a
+/// channel, until the channel closes or the deadline passes.
+#[test]
+fn select_in_a_loop_with_a_pinned_deadline() {
+    use std::time::Duration;
+    let spindle = spindle_rt().block_on(async {
+        let (tx, mut rx) = spindle::sync::mpsc::channel::<u32>(4);
+        spindle::spawn(async move {
+            for i in 1..=3 {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let deadline = spindle::time::sleep(Duration::from_secs(30));
+        spindle::pin!(deadline);
+        let mut sum = 0;
+        loop {
+            spindle::select! {
+                _ = &mut deadline => break "deadline",
+                message = rx.recv() => match message {
+                    Some(n) => sum += n,
+                    None => break "closed",
+                },
+            }
+        }
+        .to_owned()
+            + &sum.to_string()
+    });
+    let tokio = tokio_rt().block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(4);
+        tokio::spawn(async move {
+            for i in 1..=3 {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let deadline = tokio::time::sleep(Duration::from_secs(30));
+        tokio::pin!(deadline);
+        let mut sum = 0;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break "deadline",
+                message = rx.recv() => match message {
+                    Some(n) => sum += n,
+                    None => break "closed",
+                },
+            }
+        }
+        .to_owned()
+            + &sum.to_string()
+    });
+    assert_eq!(spindle, "closed6");
+    assert_eq!(spindle, tokio);
+}

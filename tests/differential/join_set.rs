@@ -344,3 +344,25 @@ fn block_in_place_runs_outside_a_runtime_and_refuses_inside() {
     let message = message.downcast_ref::<&str>().copied().unwrap_or_default();
     assert!(message.contains("spawn_blocking"), "{message}");
 }
+
+#[test]
+fn join_all_returns_every_output() {
+    let mut spindle = spindle_rt().block_on(async {
+        let mut set = spindle::task::JoinSet::new();
+        for i in 0..20u32 {
+            set.spawn(async move { i });
+        }
+        set.join_all().await
+    });
+    let mut tokio = tokio_rt().block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..20u32 {
+            set.spawn(async move { i });
+        }
+        set.join_all().await
+    });
+    spindle.sort_unstable();
+    tokio.sort_unstable();
+    assert_eq!(spindle, (0..20).collect::<Vec<_>>());
+    assert_eq!(spindle, tokio);
+}
