@@ -4,6 +4,9 @@
 //!   branch is woken 10,000 times (it wakes itself and returns `Pending`) while the others
 //!   wait; each runtime runs its own crate's `join!`.
 //!
+//! - `select_loop_10k`: 10,000 `select!`s in a loop, each between a ready future and a pending
+//!   one (the cost of setting a select up: spindle allocates one waker per branch, tokio none).
+//!
 //! Before the timings, the join workloads print **branch polls per wake** for both macros
 //! (counted by the branches themselves): spindle's `join!` polls only the woken branch (1),
 //! tokio's polls every unfinished one (3, 32).
@@ -232,5 +235,43 @@ fn joins(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, join_set, joins);
+/// `select!`s run by `select_loop_10k`.
+const SELECTS: usize = 10_000;
+
+fn select_loop(c: &mut Criterion) {
+    let mut group = c.benchmark_group("select_loop_10k");
+    let spindle = spindle_rt();
+    group.bench_function("spindle", |b| {
+        b.iter(|| {
+            spindle.block_on(async {
+                let mut hits = 0;
+                for _ in 0..SELECTS {
+                    spindle::select! {
+                        _ = std::future::pending::<()>() => {}
+                        n = std::future::ready(1) => hits += n,
+                    }
+                }
+                assert_eq!(hits, SELECTS);
+            })
+        })
+    });
+    let tokio = tokio_rt();
+    group.bench_function("tokio", |b| {
+        b.iter(|| {
+            tokio.block_on(async {
+                let mut hits = 0;
+                for _ in 0..SELECTS {
+                    tokio::select! {
+                        _ = std::future::pending::<()>() => {}
+                        n = std::future::ready(1) => hits += n,
+                    }
+                }
+                assert_eq!(hits, SELECTS);
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, join_set, joins, select_loop);
 criterion_main!(benches);

@@ -5,10 +5,15 @@
 //! combinator last looked) and the parent waker (the one the combinator was last polled
 //! with). Branch `i` is polled with a waker whose wake sets bit `i` and then wakes the parent.
 //! The combinator's poll stores the parent waker, *then* takes the mask with one swap, and
-//! polls exactly the branches whose bits it took.
+//! polls exactly the branches whose bits it took. The first poll is different: it polls every
+//! branch (the mask starts empty; a first poll is asked for by creation), and only if it must
+//! return `Pending` stores the parent and takes the mask, polling whatever was woken in
+//! between (those wakes found no parent to wake). So a combinator that completes on its first
+//! poll touches neither the lock nor the mask.
 //!
 //! Why no wake is lost: a wake sets its bit at `t1` and reads the parent waker at `t2 > t1`;
-//! the combinator stores the parent at `r` and swaps at `s > r`. If `t1 < s` the swap sees the
+//! the combinator stores the parent at `r` and swaps at `s > r` (on the first poll, the swap
+//! in `finish`; every later poll stores before its swap). If `t1 < s` the swap sees the
 //! bit. If `t1 > s`, then `t2 > t1 > s > r`: the wake reads the waker stored at `r` (the lock
 //! orders the two accesses) and the combinator is polled again. A wake whose bit is already
 //! set skips the parent: the wake that set it has not been consumed by a swap, so that wake's
@@ -23,7 +28,7 @@
 use std::sync::{Arc, PoisonError};
 use std::task::{Context, Wake, Waker};
 
-use crate::loom::sync::atomic::{AtomicU64, Ordering::AcqRel};
+use crate::loom::sync::atomic::{AtomicU64, Ordering::AcqRel, Ordering::Relaxed};
 use crate::loom::sync::Mutex;
 
 /// The most branches one combinator can have: one bit each in the ready mask.
@@ -32,12 +37,25 @@ pub const MAX_BRANCHES: usize = 64;
 /// The per-branch wakers of one `join!`, `try_join!` or `select!`, and their shared state.
 #[doc(hidden)]
 pub struct BranchWakers {
+    /// `None` only once dropped (taken to go back to the pool).
+    inner: Option<Box<Inner>>,
+}
+
+struct Inner {
     shared: Arc<Shared>,
-    wakers: Box<[Waker]>,
+    /// The branch wakers' own `Arc`s, kept to see (by their counts) whether anyone else
+    /// still holds one when the combinator ends.
+    branches: Vec<Arc<BranchWaker>>,
+    wakers: Vec<Waker>,
+    /// Every branch's bit.
+    all: u64,
+    /// Whether a parent waker has been stored (by the first poll that returned `Pending`).
+    /// Only the combinator's own poll touches it; atomic only to keep the type `Sync`.
+    registered: std::sync::atomic::AtomicBool,
 }
 
 struct Shared {
-    /// Bit `i`: branch `i` was woken (or never polled) since the combinator last took the mask.
+    /// Bit `i`: branch `i` was woken since the combinator last took the mask.
     ready: AtomicU64,
     /// The waker of the task that polls the combinator, from its latest poll.
     parent: Mutex<Option<Waker>>,
@@ -72,8 +90,7 @@ impl Wake for BranchWaker {
 }
 
 impl BranchWakers {
-    /// Wakers for `count` branches, every one of them marked ready (a branch's first poll is
-    /// asked for by its creation).
+    /// Wakers for `count` branches, from this thread's pool if one of that size is free.
     ///
     /// # Panics
     /// If `count` exceeds [`MAX_BRANCHES`] (the macros refuse that at compile time).
@@ -82,29 +99,85 @@ impl BranchWakers {
             count <= MAX_BRANCHES,
             "a spindle combinator has at most {MAX_BRANCHES} branches, not {count}"
         );
+        if let Some(inner) = pool::take(count) {
+            // Nobody else holds these wakers (checked when pooled): no wake can race this.
+            inner.shared.ready.store(0, Relaxed);
+            return BranchWakers { inner: Some(inner) };
+        }
+        let shared = Arc::new(Shared {
+            ready: AtomicU64::new(0),
+            parent: Mutex::new(None),
+        });
+        let branches: Vec<_> = (0..count)
+            .map(|index| {
+                Arc::new(BranchWaker {
+                    shared: shared.clone(),
+                    bit: 1 << index,
+                })
+            })
+            .collect();
+        let wakers = branches
+            .iter()
+            .map(|branch| Waker::from(branch.clone()))
+            .collect();
         let all = if count == MAX_BRANCHES {
             u64::MAX
         } else {
             (1u64 << count) - 1
         };
-        let shared = Arc::new(Shared {
-            ready: AtomicU64::new(all),
-            parent: Mutex::new(None),
-        });
-        let wakers = (0..count)
-            .map(|index| {
-                Waker::from(Arc::new(BranchWaker {
-                    shared: shared.clone(),
-                    bit: 1 << index,
-                }))
-            })
-            .collect();
-        BranchWakers { shared, wakers }
+        BranchWakers {
+            inner: Some(Box::new(Inner {
+                shared,
+                branches,
+                wakers,
+                all,
+                registered: std::sync::atomic::AtomicBool::new(false),
+            })),
+        }
     }
 
-    /// Stores `cx`'s waker as the parent, then takes the set of branches woken since the last
-    /// call: the caller polls exactly those.
-    pub fn take_ready(&self, cx: &Context<'_>) -> u64 {
+    fn inner(&self) -> &Inner {
+        self.inner
+            .as_deref()
+            .expect("BranchWakers is used only before it is dropped")
+    }
+
+    /// The start of a combinator poll: the set of branches to poll. The first poll polls
+    /// every branch; later ones store `cx`'s waker as the parent (if it differs), then take
+    /// the set of branches woken since the last take.
+    pub fn begin(&self, cx: &Context<'_>) -> u64 {
+        let inner = self.inner();
+        if !inner.registered.load(Relaxed) {
+            return inner.all;
+        }
+        inner.register(cx);
+        inner.shared.ready.swap(0, AcqRel)
+    }
+
+    /// The end of a poll that found nothing ready. On the first poll, stores `cx`'s waker as
+    /// the parent and returns the branches woken since `begin` (their wakes found no parent
+    /// to wake), to be polled before returning `Pending`; otherwise (or if none was) `None`.
+    pub fn finish(&self, cx: &Context<'_>) -> Option<u64> {
+        let inner = self.inner();
+        if inner.registered.swap(true, Relaxed) {
+            return None;
+        }
+        inner.register(cx);
+        match inner.shared.ready.swap(0, AcqRel) {
+            0 => None,
+            woken => Some(woken),
+        }
+    }
+
+    /// The context to poll branch `index` with.
+    pub fn context(&self, index: usize) -> Context<'_> {
+        Context::from_waker(&self.inner().wakers[index])
+    }
+}
+
+impl Inner {
+    /// Stores `cx`'s waker as the parent (unless it is the same one).
+    fn register(&self, cx: &Context<'_>) {
         let stale = {
             let mut parent = self
                 .shared
@@ -118,19 +191,100 @@ impl BranchWakers {
         };
         // The replaced waker is dropped only now, with the lock released.
         drop(stale);
-        self.shared.ready.swap(0, AcqRel)
     }
 
-    /// The context to poll branch `index` with.
-    pub fn context(&self, index: usize) -> Context<'_> {
-        Context::from_waker(&self.wakers[index])
+    /// Whether this combinator's wakers are all back (no branch future, channel or timer holds
+    /// a clone), so the allocation can serve the next combinator of the same size.
+    fn unshared(&self) -> bool {
+        let unshared = Arc::strong_count(&self.shared) == 1 + self.branches.len()
+            && self
+                .branches
+                .iter()
+                .all(|branch| Arc::strong_count(branch) == 2);
+        // Whoever dropped the last outside clone released its uses of the state with that
+        // drop's decrement; acquire them before the state is reset and reused.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        unshared
+    }
+}
+
+impl Drop for BranchWakers {
+    /// Gives the allocation back to this thread's pool if nothing else holds a waker: a
+    /// `select!` in a loop then allocates its wakers once, not on every pass.
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        if !pool::enabled() || !inner.unshared() {
+            return;
+        }
+        if inner.registered.swap(false, Relaxed) {
+            let stale = inner
+                .shared
+                .parent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            drop(stale); // outside the lock
+        }
+        pool::put(inner);
+    }
+}
+
+/// A few finished combinators' wakers per thread, by size. Off under loom: loom's primitives
+/// must not outlive the model run that made them.
+mod pool {
+    use super::Inner;
+    use std::cell::RefCell;
+
+    /// Pooled combinators per thread (any sizes).
+    const CAPACITY: usize = 8;
+
+    std::thread_local! {
+        static POOL: RefCell<Vec<Box<Inner>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn enabled() -> bool {
+        !cfg!(loom)
+    }
+
+    pub(super) fn take(count: usize) -> Option<Box<Inner>> {
+        if !enabled() {
+            return None;
+        }
+        POOL.try_with(|pool| {
+            let mut pool = pool.try_borrow_mut().ok()?;
+            let index = pool
+                .iter()
+                .rposition(|pooled| pooled.wakers.len() == count)?;
+            Some(pool.swap_remove(index))
+        })
+        .ok()
+        .flatten()
+    }
+
+    pub(super) fn put(inner: Box<Inner>) {
+        let mut inner = Some(inner);
+        let _ = POOL.try_with(|pool| {
+            if let Ok(mut pool) = pool.try_borrow_mut() {
+                if pool.len() < CAPACITY {
+                    pool.extend(inner.take());
+                }
+            }
+        });
+        // A full pool, or a thread being torn down: `inner` is dropped here, outside the
+        // borrow.
+        drop(inner);
     }
 }
 
 impl std::fmt::Debug for BranchWakers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BranchWakers")
-            .field("branches", &self.wakers.len())
+            .field(
+                "branches",
+                &self.inner.as_ref().map_or(0, |inner| inner.wakers.len()),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Each macro expands, inside the caller's `async` code, to a `poll_fn` over its branches and
 //! a [`BranchWakers`](support::BranchWakers): a poll takes the set of branches whose own waker
-//! fired and polls only those. tokio's and futures-util's combinators poll every unfinished
+//! fired (`begin`) and polls only those; before returning `Pending` it calls `finish`, which on
+//! the first poll registers the task's waker and hands back any branch woken meanwhile. tokio's and futures-util's combinators poll every unfinished
 //! branch whenever any branch wakes (the article's T1/T2/T3 wasted switch, one level down);
 //! these do not. See `branch_wakers.rs` for the protocol and its loom model.
 //!
@@ -101,7 +102,8 @@ macro_rules! __spindle_join {
         )*
         let __wakers = $crate::macros::support::BranchWakers::new(<[usize]>::len(&[$($i),*]));
         ::core::future::poll_fn(|__cx| {
-            let __ready = __wakers.take_ready(__cx);
+            let mut __ready = __wakers.begin(__cx);
+            loop {
             $(
                 if let ::core::option::Option::Some(__future) = $b.as_mut().as_pin_mut() {
                     if __ready & (1u64 << $i) != 0 {
@@ -115,9 +117,12 @@ macro_rules! __spindle_join {
                 }
             )*
             if $($b.is_none())&&* {
-                ::core::task::Poll::Ready(())
-            } else {
-                ::core::task::Poll::Pending
+                return ::core::task::Poll::Ready(());
+            }
+            match __wakers.finish(__cx) {
+                ::core::option::Option::Some(__more) => __ready = __more,
+                ::core::option::Option::None => return ::core::task::Poll::Pending,
+            }
             }
         })
         .await;
@@ -166,7 +171,8 @@ macro_rules! __spindle_try_join {
         )*
         let __wakers = $crate::macros::support::BranchWakers::new(<[usize]>::len(&[$($i),*]));
         let __outcome = ::core::future::poll_fn(|__cx| {
-            let __ready = __wakers.take_ready(__cx);
+            let mut __ready = __wakers.begin(__cx);
+            loop {
             $(
                 if let ::core::option::Option::Some(__future) = $b.as_mut().as_pin_mut() {
                     if __ready & (1u64 << $i) != 0 {
@@ -186,9 +192,12 @@ macro_rules! __spindle_try_join {
                 }
             )*
             if $($b.is_none())&&* {
-                ::core::task::Poll::Ready(::core::result::Result::Ok(()))
-            } else {
-                ::core::task::Poll::Pending
+                return ::core::task::Poll::Ready(::core::result::Result::Ok(()));
+            }
+            match __wakers.finish(__cx) {
+                ::core::option::Option::Some(__more) => __ready = __more,
+                ::core::option::Option::None => return ::core::task::Poll::Pending,
+            }
             }
         })
         .await;
@@ -515,7 +524,8 @@ macro_rules! __spindle_select {
         let __wakers = $crate::macros::support::BranchWakers::new(__count);
         let __start = $crate::__spindle_select!(@start $bias __count);
         let __output = ::core::future::poll_fn(|__cx| {
-            let __ready = __wakers.take_ready(__cx);
+            let mut __ready = __wakers.begin(__cx);
+            loop {
             for __step in 0..__count {
                 let __index = (__start + __step) % __count;
                 $(
@@ -545,9 +555,12 @@ macro_rules! __spindle_select {
                 )*
             }
             if __disabled.count_ones() as usize == __count {
-                ::core::task::Poll::Ready(__SelectOutput::Disabled)
-            } else {
-                ::core::task::Poll::Pending
+                return ::core::task::Poll::Ready(__SelectOutput::Disabled);
+            }
+            match __wakers.finish(__cx) {
+                ::core::option::Option::Some(__more) => __ready = __more,
+                ::core::option::Option::None => return ::core::task::Poll::Pending,
+            }
             }
         })
         .await;
