@@ -241,6 +241,9 @@ mod pool {
     const CAPACITY: usize = 8;
 
     std::thread_local! {
+        // Boxed: a combinator holds its `Inner` by box, and taking or returning one moves a
+        // pointer, not the struct.
+        #[allow(clippy::vec_box)]
         static POOL: RefCell<Vec<Box<Inner>>> = const { RefCell::new(Vec::new()) };
     }
 
