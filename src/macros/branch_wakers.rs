@@ -303,3 +303,43 @@ pub fn select_start(count: usize) -> usize {
         start % count.max(1)
     })
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{pool, BranchWakers};
+    use std::task::{Context, Waker};
+
+    /// A combinator goes back to the pool only if no clone of its wakers is left: a late wake
+    /// through a clone must never reach the next combinator that reuses the allocation.
+    #[test]
+    fn only_a_combinator_whose_wakers_all_came_back_is_pooled() {
+        // libtest runs each test on its own thread: this thread's pool starts empty.
+        let wakers = BranchWakers::new(2);
+        let leaked = wakers.context(1).waker().clone();
+        drop(wakers);
+        assert!(
+            pool::take(2).is_none(),
+            "pooled while a waker clone was alive"
+        );
+        drop(leaked);
+
+        let wakers = BranchWakers::new(2);
+        let cx = Context::from_waker(Waker::noop());
+        assert_eq!(wakers.begin(&cx), 0b11, "a first poll polls every branch");
+        assert_eq!(wakers.finish(&cx), None);
+        wakers.context(0).waker().wake_by_ref();
+        assert_eq!(wakers.begin(&cx), 0b01);
+        wakers.context(1).waker().wake_by_ref(); // woken, never taken: must not outlive it
+        drop(wakers);
+
+        // Reused: fresh state, no stale bit, no parent.
+        let reused = BranchWakers::new(2);
+        assert!(
+            pool::take(2).is_none(),
+            "the only pooled one was handed out"
+        );
+        assert_eq!(reused.begin(&cx), 0b11);
+        assert_eq!(reused.finish(&cx), None, "no stale wake carried over");
+        assert_eq!(reused.begin(&cx), 0);
+    }
+}
