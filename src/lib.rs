@@ -8,6 +8,7 @@
 //! | coroutines on an event loop      | tasks, `spawn`, `JoinHandle`              | [`task`]          |
 //! | the loop that picks the next one | current-thread scheduler, naive scheduler | [`executor`], [`runtime`] |
 //! | futures passed between tasks     | channels, locks, semaphores, Notify       | [`sync`]          |
+//! | waiting on several in one task   | `join!`, `try_join!`, `select!` (a waker per branch) | [`macros`] |
 //!
 //! Start reading at [`task`] (one allocation per task, the state machine), then
 //! [`executor`] (who runs next and why nothing is polled without a wake).
@@ -36,6 +37,7 @@ pub(crate) mod loom;
 
 pub mod executor;
 pub mod io;
+pub mod macros;
 pub mod net;
 pub mod process;
 pub mod reactor;

@@ -101,6 +101,10 @@ fn check_tour(output: &Output) {
     assert!(text.contains("still waiting (wasted)"), "{text}");
     assert!(wasted_polls(&text, "naive") > 0, "{text}");
     assert_eq!(wasted_polls(&text, "spindle current-thread"), 0, "{text}");
+    // The same inside one task: the last column of the combinator table is
+    // `wasted_branch_polls`.
+    assert!(wasted_polls(&text, "poll every branch") > 0, "{text}");
+    assert_eq!(wasted_polls(&text, "spindle::join!"), 0, "{text}");
     // T1/T2/T3 on sockets: 6 polls, 0 wasted.
     assert!(
         text.contains("runtime metrics for the three tasks: 6 polls"),

@@ -5,6 +5,13 @@
 //! [`NaiveExecutor`], which polls every pending task whenever anything wakes, then under
 //! spindle's current-thread runtime, which polls a task only when its own waker fired. Each
 //! task prints every poll it receives; at the end both schedulers' own counters are shown.
+//!
+//! Then the same story one level down, inside a single task: the three futures become three
+//! branches of one `spindle::join!`, which gives each branch its own waker, against a
+//! combinator that polls every branch on any wake (the shape of tokio's and futures-util's
+//! `join!`, which the binary cannot depend on; `tests/differential/combinators.rs` and
+//! `benches/combinators.rs` measure tokio's own). The branches are wrapped in
+//! `spindle::macros::audit_polls`, so `Metrics::wasted_branch_polls` counts the waste.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -188,6 +195,64 @@ fn run_spindle() -> Result<Metrics, String> {
     Ok(runtime.metrics())
 }
 
+/// Three branches in one task, polled all at once on any wake: what tokio's and
+/// futures-util's `join!` do.
+struct PollEveryBranch {
+    branches: Vec<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
+}
+
+impl Future for PollEveryBranch {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        for branch in self.branches.iter_mut() {
+            if let Some(future) = branch {
+                if future.as_mut().poll(cx).is_ready() {
+                    *branch = None;
+                }
+            }
+        }
+        if self.branches.iter().all(Option::is_none) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// The three futures as branches of one task: `spindle::join!`, or [`PollEveryBranch`].
+fn run_join(spindle_join: bool) -> Result<Metrics, String> {
+    let clock = Instant::now();
+    let (tasks, events, reports) = scenario(clock);
+    let runtime = Builder::new_current_thread()
+        .build()
+        .map_err(|error| format!("cannot build the runtime: {error}"))?;
+    let io = spawn_io_thread(events, reports, clock)?;
+    let mut branches = tasks.into_iter().map(spindle::macros::audit_polls);
+    let (t1, t2, t3) = match (branches.next(), branches.next(), branches.next()) {
+        (Some(t1), Some(t2), Some(t3)) => (t1, t2, t3),
+        _ => return Err("the scenario has three tasks".to_string()),
+    };
+    runtime.block_on(async move {
+        let joiner = spindle::spawn(async move {
+            if spindle_join {
+                spindle::join!(t1, t2, t3);
+            } else {
+                PollEveryBranch {
+                    branches: vec![Some(Box::pin(t1)), Some(Box::pin(t2)), Some(Box::pin(t3))],
+                }
+                .await;
+            }
+        });
+        joiner
+            .await
+            .map_err(|error| format!("the joining task failed: {error}"))
+    })?;
+    io.join()
+        .map_err(|_| "the io thread panicked".to_string())?;
+    Ok(runtime.metrics())
+}
+
 /// The step: both runs, then both schedulers' counters.
 pub fn run() -> Result<(), String> {
     println!("   Naive scheduler (polls every pending task whenever anything wakes):");
@@ -211,6 +276,33 @@ pub fn run() -> Result<(), String> {
         "   Same tasks, same events: the naive scheduler polled {} times, {} of them for \
          nothing; spindle polled {} times, {} for nothing.",
         naive.polls, naive.wasted_polls, spindle.polls, spindle.wasted_polls
+    );
+    println!();
+    println!("   One level down: the three as branches of one task.");
+    println!(
+        "   A combinator that polls every branch on any wake (tokio's and futures-util's join!):"
+    );
+    let every = run_join(false)?;
+    println!();
+    println!("   spindle::join! (one waker per branch):");
+    let join = run_join(true)?;
+    println!();
+    println!(
+        "   {:<26} {:>11} {:>20}",
+        "combinator", "task polls", "wasted_branch_polls"
+    );
+    for (name, metrics) in [("poll every branch", every), ("spindle::join!", join)] {
+        println!(
+            "   {:<26} {:>11} {:>20}",
+            name, metrics.polls, metrics.wasted_branch_polls
+        );
+    }
+    println!();
+    println!(
+        "   The task itself was never polled for nothing (wasted_polls {} and {}); inside it, \
+         the poll-everything combinator polled a waiting branch {} times for nothing, \
+         spindle's join! {} times.",
+        every.wasted_polls, join.wasted_polls, every.wasted_branch_polls, join.wasted_branch_polls
     );
     Ok(())
 }

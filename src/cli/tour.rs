@@ -52,7 +52,7 @@ pub const STEPS: &[Step] = &[
     Step {
         heading: "T1, T2, T3: which tasks get polled when data arrives",
         notice: "naive polls T1 and T2 while only T3's data is ready; spindle polls only the task \
-                 whose waker fired",
+                 whose waker fired; then the same inside one task, as join! branches",
         run: t1_t2_t3::run,
     },
     Step {

@@ -65,7 +65,7 @@ pub(crate) struct Shared {
     pub(crate) skip_second_look: std::sync::atomic::AtomicBool,
     /// Written only by the thread holding the core.
     counters: WorkerCounters,
-    remote_counters: RemoteCounters,
+    pub(super) remote_counters: RemoteCounters,
     event_interval: u32,
     global_queue_interval: u32,
     /// `Some` only when built with `Builder::trace(true)`.

@@ -42,6 +42,11 @@ pub struct Metrics {
     pub steals: u64,
     /// Times a scheduler thread went to sleep for lack of work.
     pub parks: u64,
+    /// Polls of a combinator branch (a `join!`/`select!` arm, a `JoinSet` entry) that no wake
+    /// of that branch asked for: the T1/T2/T3 waste inside one task. Counted by the branches
+    /// wrapped in [`audit_polls`](crate::macros::audit_polls); 0 for spindle's combinators,
+    /// which poll a branch only when its own waker fired.
+    pub wasted_branch_polls: u64,
 }
 
 impl Metrics {
@@ -54,6 +59,7 @@ impl Metrics {
         self.wasted_polls += other.wasted_polls;
         self.steals += other.steals;
         self.parks += other.parks;
+        self.wasted_branch_polls += other.wasted_branch_polls;
     }
 }
 
@@ -105,6 +111,7 @@ impl WorkerCounters {
             wasted_polls: self.wasted_polls.load(Relaxed),
             steals: self.steals.load(Relaxed),
             parks: self.parks.load(Relaxed),
+            wasted_branch_polls: 0,
         }
     }
 }
@@ -114,6 +121,8 @@ impl WorkerCounters {
 pub(crate) struct RemoteCounters {
     tasks_spawned: AtomicU64,
     wakes: AtomicU64,
+    /// Written by task polls on any worker, hence here rather than per worker.
+    wasted_branch_polls: AtomicU64,
 }
 
 impl RemoteCounters {
@@ -123,10 +132,14 @@ impl RemoteCounters {
     pub(crate) fn record_wake(&self) {
         self.wakes.fetch_add(1, Relaxed);
     }
+    pub(crate) fn record_wasted_branch_poll(&self) {
+        self.wasted_branch_polls.fetch_add(1, Relaxed);
+    }
     pub(crate) fn snapshot(&self) -> Metrics {
         Metrics {
             tasks_spawned: self.tasks_spawned.load(Relaxed),
             wakes: self.wakes.load(Relaxed),
+            wasted_branch_polls: self.wasted_branch_polls.load(Relaxed),
             ..Metrics::default()
         }
     }

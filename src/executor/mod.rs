@@ -41,6 +41,16 @@ pub use trace::Trace;
 
 use crate::task::JoinHandle;
 
+/// Counts a branch poll no wake asked for in the current runtime's metrics (nothing outside a
+/// runtime); see [`crate::macros::audit_polls`].
+pub(crate) fn record_wasted_branch_poll() {
+    context::with_current(|handle| {
+        if let Some(handle) = handle {
+            handle.record_wasted_branch_poll();
+        }
+    });
+}
+
 /// Runs `future` to completion on the current thread, on a fresh current-thread runtime.
 /// Tasks spawned inside run on the same thread; those still pending when `future` finishes
 /// are cancelled.

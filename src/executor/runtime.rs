@@ -548,6 +548,14 @@ impl Handle {
         })
     }
 
+    /// Counts a combinator branch poll that no wake asked for (`Metrics::wasted_branch_polls`).
+    pub(crate) fn record_wasted_branch_poll(&self) {
+        match &self.scheduler {
+            Scheduler::CurrentThread(shared) => shared.remote_counters.record_wasted_branch_poll(),
+            Scheduler::MultiThread(shared) => shared.remote_counters.record_wasted_branch_poll(),
+        }
+    }
+
     /// A snapshot of the runtime's counters.
     pub fn metrics(&self) -> Metrics {
         match &self.scheduler {

@@ -50,6 +50,14 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     }
 }
 
+/// Whether the current task has spent its budget (never, outside a task): a combinator over
+/// many leaves checks it to stop early instead of collecting a refusal from each.
+pub(crate) fn budget_spent() -> bool {
+    REMAINING
+        .try_with(|remaining| remaining.get() == Some(0))
+        .unwrap_or(false)
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -45,6 +45,12 @@ impl<T> JoinHandle<T> {
         }
     }
 
+    /// The task pointer (for an [`AbortHandle`](super::AbortHandle), which counts its own
+    /// reference).
+    pub(super) fn raw(&self) -> RawTask {
+        self.raw
+    }
+
     /// Cancels the task. Its future is dropped the next time its runtime would run it (right
     /// away if it is idle); awaiting the handle then gives a cancelled [`JoinError`]. A task
     /// that already finished keeps its output.

@@ -24,11 +24,16 @@
 //! - the output reaches the join handle once, the memory is freed once:
 //!   `loom_join_handle_drop_races_completion` (loom fails a model that leaks its `Arc`s).
 
+mod abort;
+mod block_in_place;
 pub(crate) mod coop;
+mod current;
 mod join;
+mod join_set;
 mod owned;
 pub(crate) mod raw;
 mod state;
+mod task_local;
 mod waker;
 mod yield_now;
 
@@ -41,7 +46,12 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
+pub use abort::AbortHandle;
+pub use block_in_place::block_in_place;
+pub use current::{id, try_id};
 pub use join::{JoinError, JoinHandle};
+pub use join_set::JoinSet;
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::yield_now;
 
 pub use crate::executor::{spawn, spawn_blocking, spawn_local};

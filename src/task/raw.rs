@@ -304,6 +304,8 @@ unsafe fn shutdown<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 impl<F: Future + 'static, S: Schedule> Cell<F, S> {
     /// Polls the future once. We hold `RUNNING` and the poll's reference.
     fn poll(&self, ptr: NonNull<Header>) {
+        // `task::id()` answers this task's id for the length of the poll.
+        let _current = super::current::enter(self.header.id);
         // A waker that borrows the poll's reference instead of taking its own: it is only
         // lent to the future for this call, and `clone` makes counted ones.
         // SAFETY: the poll's reference keeps the task alive while `waker` exists, and

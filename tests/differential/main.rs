@@ -6,6 +6,8 @@
 //! line up, or as a pair of short twins where they do not.
 
 mod blocking;
+mod combinators;
 mod io;
+mod join_set;
 mod runtime;
 mod sync;

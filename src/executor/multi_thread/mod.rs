@@ -85,7 +85,7 @@ pub(crate) struct Shared {
     pub(crate) lifecycle: Lifecycle<Arc<Shared>>,
     idle: Idle,
     counters: Box<[CachePadded<WorkerCounters>]>,
-    remote_counters: RemoteCounters,
+    pub(crate) remote_counters: RemoteCounters,
     /// `Some` only when built with `Builder::trace(true)`.
     trace: Option<Box<Tracer>>,
     config: Config,

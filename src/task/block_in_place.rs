@@ -1,0 +1,34 @@
+//! [`block_in_place`]: a documented refusal inside a runtime.
+
+/// Runs a blocking function, like `tokio::task::block_in_place`, **outside a runtime only**.
+///
+/// tokio's version, on its multi-thread runtime, hands the calling worker's queued tasks to
+/// a new worker thread and then blocks. spindle's workers cannot hand their core over yet, and
+/// blocking one without that would stall every task queued behind the call (a deadlock if one
+/// of them is what the blocking code waits for). So inside a spindle runtime this panics with
+/// a message naming the replacement, [`spawn_blocking`](crate::spawn_blocking), rather than
+/// block a worker. Outside a runtime it just calls `f`, as tokio does.
+///
+/// ```
+/// let n = spindle::task::block_in_place(|| 6 * 7); // on a plain thread: runs `f`
+/// assert_eq!(n, 42);
+/// ```
+///
+/// # Panics
+/// Inside a spindle runtime (a task, `block_on`, or after `Runtime::enter`), on both the
+/// current-thread and the multi-thread runtime.
+#[track_caller]
+pub fn block_in_place<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R,
+{
+    let inside = crate::executor::context::with_current(|handle| handle.is_some());
+    if inside {
+        panic!(
+            "spindle::task::block_in_place is not supported inside a spindle runtime (its \
+             workers cannot hand their queued tasks to another thread yet): run the blocking \
+             code with spindle::spawn_blocking(f).await instead"
+        );
+    }
+    f()
+}
