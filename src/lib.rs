@@ -38,6 +38,9 @@ pub(crate) mod loom;
 pub mod executor;
 pub mod io;
 pub mod macros;
+#[cfg(any(loom, doc))]
+#[cfg_attr(docsrs, doc(cfg(loom)))]
+pub mod model;
 pub mod net;
 pub mod process;
 pub mod reactor;
