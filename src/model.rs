@@ -183,15 +183,21 @@ impl Builder {
                 let runtime = builder.build().unwrap_or_else(|error| {
                     panic!("spindle::model: building the runtime: {error}")
                 });
-                // The runtime is dropped outside the unwind, then the model's panic goes on
-                // to loom: loom's threads share one OS thread and so its panic count, and a
-                // worker releasing a lock while the model thread unwinds would poison it.
+                // A failing interleaving must reach loom as the model's panic and nothing
+                // else, so on a panic the runtime is leaked, not dropped: dropping it would
+                // run loom operations while unwinding (loom's threads share one OS thread and
+                // its panic count, so a worker releasing a lock would poison it), and after
+                // loom's own deadlock panic every further loom operation panics again, which
+                // would abort the test process instead of reporting the interleaving.
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     runtime.block_on(model());
                 }));
-                drop(runtime);
-                if let Err(payload) = outcome {
-                    std::panic::resume_unwind(payload);
+                match outcome {
+                    Ok(()) => drop(runtime),
+                    Err(payload) => {
+                        std::mem::forget(runtime);
+                        std::panic::resume_unwind(payload);
+                    }
                 }
             });
         }
