@@ -28,7 +28,7 @@ use super::sleep::Sleep;
 /// If `period` is zero, or outside a spindle runtime.
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(super::now(), period)
 }
 
 /// Ticks every `period`, the first tick at `start`.
