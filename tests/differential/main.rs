@@ -6,3 +6,4 @@
 //! line up, or as a pair of short twins where they do not.
 
 mod io;
+mod io_util;
