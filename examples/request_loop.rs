@@ -17,6 +17,10 @@ fn main() {
         .nth(1)
         .map(|arg| arg.parse().expect("usage: request_loop [rounds]"))
         .unwrap_or(1000);
+    run(rounds);
+}
+
+fn run(rounds: usize) {
     spindle::block_on(async move {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -57,4 +61,12 @@ fn main() {
         assert_eq!(served, rounds);
         println!("{rounds} request/responses");
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runs_to_completion() {
+        super::run(100);
+    }
 }

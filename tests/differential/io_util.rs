@@ -89,7 +89,12 @@ fn lines_over_tcp_agree() {
     assert_eq!(
         spindle,
         (
-            vec!["one".into(), "two".into(), "three".into(), "no newline".into()],
+            vec![
+                "one".into(),
+                "two".into(),
+                "three".into(),
+                "no newline".into()
+            ],
             None
         )
     );
@@ -307,7 +312,17 @@ fn number_round_trips_agree() {
     assert_eq!(spindle.0, [0xab, 0xff, 0xfe, 0xde, 0xad, 0xbe, 0xef]);
     assert_eq!(
         spindle.1,
-        (0xab, -2, 0xdead_beef, -123_456, u64::MAX - 1, i64::MIN, 1 << 100, 1.5, -0.25)
+        (
+            0xab,
+            -2,
+            0xdead_beef,
+            -123_456,
+            u64::MAX - 1,
+            i64::MIN,
+            1 << 100,
+            1.5,
+            -0.25
+        )
     );
     assert_eq!(spindle.2, (0x0102, 0x0304_0506, -7, 2.0));
 }
