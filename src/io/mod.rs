@@ -15,9 +15,8 @@
 //! one `recv`, not two.
 //!
 //! With the default `futures-io` feature, spindle's sockets also implement the `futures-io`
-//! traits. If futures-util is in use too, import its extension traits under a name
-//! (`use futures_util::AsyncReadExt as _;`) or not at all, and call spindle's as methods; see
-//! "futures-util" below.
+//! traits, so runtime-neutral code works on them; see "futures-util" below for using both
+//! crates' extension traits.
 //!
 //! ```
 //! use spindle::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -50,14 +49,21 @@
 //! # futures-util
 //!
 //! spindle's sockets implement both spindle's traits and (feature `futures-io`) the
-//! `futures-io` ones, so with both crates' extension traits imported by name a call such as
-//! `stream.read(&mut buf)` is ambiguous (E0034), and futures-util's `AsyncReadExt::split`,
-//! which takes the stream by value, wins over the inherent `TcpStream::split(&mut self)`
-//! (method lookup tries by-value receivers first). The clean way: import spindle's traits by
-//! name and futures-util's anonymously only where a futures-util method is wanted, in its own
-//! scope, or call it in the qualified form (`futures_util::AsyncReadExt::read(&mut s, buf)`);
-//! use `TcpStream::split(&mut stream)` or [`into_split`](crate::net::TcpStream::into_split) when
-//! futures-util's trait is in scope. tests/futures_util.rs checks each of these.
+//! `futures-io` ones. So in a scope that imports both crates' `AsyncReadExt` (even as
+//! `use futures_util::AsyncReadExt as _`, which still brings its methods into scope),
+//! `stream.read(&mut buf)` is ambiguous (E0034); and there futures-util's
+//! `AsyncReadExt::split`, which takes the stream by value, is picked over the inherent
+//! `TcpStream::split(&mut self)` (method lookup tries by-value receivers first). The clean
+//! way, checked by tests/futures_util.rs:
+//!
+//! - import spindle's extension traits by name, and futures-util's only in the code that
+//!   uses them: runtime-neutral code generic over `futures_io::AsyncRead` in its own module
+//!   is not ambiguous, and works on spindle's sockets;
+//! - where both must be in one scope, call in the qualified form
+//!   (`futures_util::AsyncReadExt::read_exact(&mut s, buf)`,
+//!   `spindle::io::AsyncWriteExt::write_all(&mut s, buf)`), and reach the borrowed split as
+//!   `TcpStream::split(&mut stream)` (or use [`into_split`](crate::net::TcpStream::into_split));
+//! - futures-util's stream combinators (`StreamExt`, `SinkExt`) do not collide with anything.
 
 mod async_fd;
 mod buf;
