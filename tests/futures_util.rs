@@ -70,16 +70,17 @@ fn both_traits_in_scope_with_qualified_calls() {
             .unwrap();
         assert_eq!(&buf, b"ab");
         // The inherent borrowed split, not futures-util's by-value one.
-        let (reader, mut writer) = TcpStream::split(&mut server);
-        spindle::io::AsyncWriteExt::write_all(&mut writer, b"cd")
-            .await
-            .unwrap();
-        spindle::io::AsyncReadExt::read_exact(&mut client, &mut buf)
-            .await
-            .unwrap();
-        assert_eq!(&buf, b"cd");
-        assert!(reader.peer_addr().is_ok());
-        drop((reader, writer));
+        {
+            let (reader, mut writer) = TcpStream::split(&mut server);
+            spindle::io::AsyncWriteExt::write_all(&mut writer, b"cd")
+                .await
+                .unwrap();
+            spindle::io::AsyncReadExt::read_exact(&mut client, &mut buf)
+                .await
+                .unwrap();
+            assert_eq!(&buf, b"cd");
+            assert!(reader.peer_addr().is_ok());
+        }
         // `server` is still ours: the split borrowed it.
         assert!(server.peer_addr().is_ok());
     });
