@@ -74,6 +74,8 @@ mod duplex;
 mod misc;
 mod read_buf;
 mod split;
+#[cfg(all(test, not(loom)))]
+mod tests;
 mod util;
 
 use std::io;
