@@ -390,3 +390,45 @@ fn split_and_unsplit_agree() {
         (b"out!".to_vec(), b"in!!".to_vec(), b"again".to_vec())
     );
 }
+
+/// One `next_line` result, its error as the kind's name.
+type NextLine = Result<Option<String>, String>;
+
+on_both! {
+    /// Bytes that are not UTF-8: `lines` (an error, then the next line), `read_line` (an
+    /// error, and what it leaves in the `String`), `read_to_string` (the same). Returns the
+    /// observations.
+    fn invalid_utf8() -> (Vec<NextLine>, (String, String), (String, String)) {
+        let input: &[u8] = b"good\n\xff\xfe\nafter\n";
+        let mut lines = io::BufReader::new(input).lines();
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(lines.next_line().await.map_err(|e| format!("{:?}", e.kind())));
+        }
+        let mut reader = io::BufReader::new(&b"\xffbad\n"[..]);
+        let mut line = String::from("kept:");
+        let error = reader.read_line(&mut line).await.unwrap_err();
+        let line_result = (format!("{:?}", error.kind()), line);
+        let mut text = String::from("kept:");
+        let mut reader: &[u8] = b"ok \xff";
+        let error = reader.read_to_string(&mut text).await.unwrap_err();
+        (seen, line_result, (format!("{:?}", error.kind()), text))
+    }
+}
+
+#[test]
+fn invalid_utf8_agree() {
+    let spindle = invalid_utf8::spindle();
+    assert_eq!(spindle, invalid_utf8::tokio());
+    assert_eq!(
+        spindle.0,
+        vec![
+            Ok(Some("good".to_string())),
+            Err("InvalidData".to_string()),
+            Ok(Some("after".to_string())),
+            Ok(None),
+        ]
+    );
+    assert_eq!(spindle.1, ("InvalidData".to_string(), "kept:".to_string()));
+    assert_eq!(spindle.2, ("InvalidData".to_string(), "kept:".to_string()));
+}
