@@ -68,6 +68,9 @@ struct Pipe {
     closed: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
+    /// The loom model's negative control: a read that frees room does not wake the writer.
+    #[cfg(all(test, loom))]
+    broken_skip_writer_wake: bool,
 }
 
 impl Pipe {
@@ -78,7 +81,18 @@ impl Pipe {
             closed: false,
             reader: None,
             writer: None,
+            #[cfg(all(test, loom))]
+            broken_skip_writer_wake: false,
         }
+    }
+
+    /// After a read took bytes: the writer's waker, to wake once the lock is released.
+    fn writer_to_wake(&mut self) -> Option<Waker> {
+        #[cfg(all(test, loom))]
+        if self.broken_skip_writer_wake {
+            return None;
+        }
+        self.writer.take()
     }
 
     /// Closes the pipe; returns both wakers, to be woken after the lock is released.
@@ -134,7 +148,7 @@ impl AsyncRead for DuplexStream {
         buf.put_slice(&front[..from_front]);
         buf.put_slice(&back[..n - from_front]);
         pipe.buffer.drain(..n);
-        let writer = if n > 0 { pipe.writer.take() } else { None };
+        let writer = if n > 0 { pipe.writer_to_wake() } else { None };
         drop(pipe);
         wake(writer);
         Poll::Ready(Ok(()))
@@ -244,5 +258,48 @@ mod tests {
             a.read_exact(&mut back).await.unwrap();
             assert_eq!(&back, b"back");
         });
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::io::{AsyncReadExt, AsyncWriteExt};
+    use crate::loom::gate::block_on;
+    use crate::loom::thread;
+    use std::mem::ManuallyDrop;
+
+    /// A writer sends two bytes through a one-byte pipe while the reader reads them: the
+    /// writer must wait for room, and each side's progress must wake the other. A lost wake
+    /// leaves both threads parked, which loom reports as a deadlock. `broken`: a read that
+    /// frees room does not wake the writer.
+    fn full_pipe_reader_and_writer(broken: bool) {
+        loom::model(move || {
+            // Not dropped while loom unwinds from a deadlock (the negative control): their
+            // `Drop` would take a loom mutex of a finished execution, and abort.
+            let (a, b) = duplex(1);
+            let (mut a, mut b) = (ManuallyDrop::new(a), ManuallyDrop::new(b));
+            lock(&b.read).broken_skip_writer_wake = broken;
+            let writer = thread::spawn(move || {
+                block_on(a.write_all(b"xy")).unwrap();
+                ManuallyDrop::into_inner(a)
+            });
+            let mut buf = [0u8; 2];
+            block_on(b.read_exact(&mut buf)).unwrap();
+            assert_eq!(&buf, b"xy");
+            drop(writer.join().unwrap());
+            drop(ManuallyDrop::into_inner(b));
+        });
+    }
+
+    #[test]
+    fn loom_duplex_full_pipe_wakes_the_writer_and_the_reader() {
+        full_pipe_reader_and_writer(false);
+    }
+
+    #[test]
+    #[should_panic(expected = "deadlock")]
+    fn loom_duplex_negative_control_read_without_waking_the_writer() {
+        full_pipe_reader_and_writer(true);
     }
 }
