@@ -96,6 +96,25 @@ pub use util::{
 };
 
 /// Reads bytes asynchronously: the async twin of [`std::io::Read`].
+///
+/// The buffer may be uninitialised memory (as hyper's read cursor is); a socket receives
+/// straight into it:
+///
+/// ```
+/// use std::future::poll_fn;
+/// use std::mem::MaybeUninit;
+/// use std::pin::Pin;
+/// use spindle::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+///
+/// spindle::block_on(async {
+///     let (mut a, mut b) = spindle::net::UnixStream::pair().unwrap();
+///     a.write_all(b"no zeroing").await.unwrap();
+///     let mut storage = [MaybeUninit::<u8>::uninit(); 64];
+///     let mut buf = ReadBuf::uninit(&mut storage);
+///     poll_fn(|cx| Pin::new(&mut b).poll_read(cx, &mut buf)).await.unwrap();
+///     assert_eq!(buf.filled(), b"no zeroing");
+/// });
+/// ```
 pub trait AsyncRead {
     /// Reads into the unfilled part of `buf`, advancing its filled part by what it read.
     /// `Ready(Ok(()))` with nothing added means end of stream (or a `buf` with no room);
