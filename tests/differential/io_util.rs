@@ -432,3 +432,40 @@ fn invalid_utf8_agree() {
     assert_eq!(spindle.1, ("InvalidData".to_string(), "kept:".to_string()));
     assert_eq!(spindle.2, ("InvalidData".to_string(), "kept:".to_string()));
 }
+
+on_both! {
+    /// An echo server that is one `io::copy` from a TCP connection's read half to its write
+    /// half; the client sends 256 KiB (more than the socket buffers hold, so both sides
+    /// wait on each other), shuts down, and reads the echo to the end. Returns the server's
+    /// count and whether the echo came back unchanged.
+    fn copy_echo_over_tcp() -> (u64, usize, bool) {
+        const SIZE: usize = 256 * 1024;
+        let listener = net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (mut reader, mut writer) = socket.into_split();
+            io::copy(&mut reader, &mut writer).await.unwrap()
+        });
+        let client = net::TcpStream::connect(addr).await.unwrap();
+        let (mut reader, mut writer) = client.into_split();
+        let data: Vec<u8> = (0..SIZE).map(|i| (i * 7 % 251) as u8).collect();
+        let sent = data.clone();
+        let sending = spawn(async move {
+            writer.write_all(&sent).await.unwrap();
+            writer.shutdown().await.unwrap();
+            writer
+        });
+        let mut echo = Vec::new();
+        reader.read_to_end(&mut echo).await.unwrap();
+        let _writer = sending.await.unwrap();
+        (server.await.unwrap(), echo.len(), echo == data)
+    }
+}
+
+#[test]
+fn copy_echo_over_tcp_agree() {
+    let spindle = copy_echo_over_tcp::spindle();
+    assert_eq!(spindle, copy_echo_over_tcp::tokio());
+    assert_eq!(spindle, (256 * 1024, 256 * 1024, true));
+}
