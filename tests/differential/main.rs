@@ -8,6 +8,7 @@
 mod blocking;
 mod combinators;
 mod io;
+mod io_util;
 mod join_set;
 mod runtime;
 mod sync;
