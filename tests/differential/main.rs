@@ -7,3 +7,4 @@
 
 mod io;
 mod runtime;
+mod signal;
