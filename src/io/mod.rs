@@ -32,6 +32,7 @@
 mod async_fd;
 #[cfg(feature = "futures-io")]
 mod compat;
+mod seek;
 mod util;
 
 use std::io;
@@ -40,6 +41,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub use async_fd::{AsyncFd, AsyncFdReadyGuard, Interest, TryIoError};
+pub use seek::{AsyncSeek, AsyncSeekExt, Seek};
 pub use util::{Flush, Read, ReadExact, ReadToEnd, Shutdown, Write, WriteAll};
 
 /// Reads bytes asynchronously: the async twin of [`std::io::Read`].

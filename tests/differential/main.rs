@@ -5,6 +5,7 @@
 //! Each scenario is written once as a function over the runtime under test where the APIs
 //! line up, or as a pair of short twins where they do not.
 
+mod fs;
 mod io;
 mod runtime;
 mod signal;
