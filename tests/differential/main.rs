@@ -7,5 +7,6 @@
 
 mod fs;
 mod io;
+mod net;
 mod runtime;
 mod signal;
