@@ -10,3 +10,4 @@ mod io;
 mod net;
 mod runtime;
 mod signal;
+mod time;
