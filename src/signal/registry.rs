@@ -209,3 +209,44 @@ impl Drop for SignalSlot {
         drop(self.write.take());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_signal_numbers_are_invalid_input() {
+        for signal in [0, -1, SIGNALS as c_int, 1000] {
+            let error = SignalSlot::register(signal).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                io::ErrorKind::InvalidInput,
+                "{signal}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_signal_the_os_refuses_is_its_error_and_leaves_no_slot() {
+        // SIGKILL cannot be caught: `sigaction` fails with EINVAL, and nothing is registered.
+        let error = SignalSlot::register(libc::SIGKILL).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EINVAL));
+        let index = libc::SIGKILL as usize;
+        assert!(FDS[index].iter().all(|slot| slot.load(SeqCst) == -1));
+    }
+
+    #[test]
+    fn a_slot_is_freed_when_dropped() {
+        let signal = libc::SIGRTMIN() + 5;
+        let index = signal as usize;
+        let slot = SignalSlot::register(signal).unwrap();
+        let taken = FDS[index].iter().filter(|s| s.load(SeqCst) != -1).count();
+        assert_eq!(taken, 1);
+        // SAFETY: `raise` takes a signal number only; our handler is installed for it.
+        assert_eq!(unsafe { libc::raise(signal) }, 0);
+        assert!(slot.drain(), "the handler wrote to the slot");
+        assert!(!slot.drain(), "drained to empty");
+        drop(slot);
+        assert!(FDS[index].iter().all(|s| s.load(SeqCst) == -1));
+    }
+}

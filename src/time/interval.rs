@@ -154,3 +154,26 @@ impl Interval {
         self.missed_tick_behavior = behavior;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_deadline_of_each_behaviour() {
+        let period = Duration::from_millis(10);
+        let scheduled = Instant::now();
+        let now = scheduled + Duration::from_millis(32);
+        let next = |behavior: MissedTickBehavior| {
+            behavior.next_deadline(scheduled, now, period).unwrap() - scheduled
+        };
+        assert_eq!(next(MissedTickBehavior::Burst), Duration::from_millis(10));
+        assert_eq!(next(MissedTickBehavior::Delay), Duration::from_millis(42));
+        assert_eq!(next(MissedTickBehavior::Skip), Duration::from_millis(40));
+        // Exactly on a grid point: the next one, never `now` itself.
+        let on_point = scheduled + Duration::from_millis(30);
+        let skip = MissedTickBehavior::Skip.next_deadline(scheduled, on_point, period);
+        assert_eq!(skip.unwrap() - scheduled, Duration::from_millis(40));
+        assert_eq!(MissedTickBehavior::default(), MissedTickBehavior::Burst);
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::io::SeekFrom;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A fresh, empty directory named after the scenario and the runtime; removed on drop.
 struct Scratch(PathBuf);
@@ -291,4 +292,39 @@ fn a_write_in_flight_when_the_file_is_dropped_still_lands() {
         tokio.len()
     );
     assert!(spindle == pattern());
+}
+
+/// Spindle only: a write job still *queued* when the runtime shuts down (the only blocking
+/// thread is busy) is cancelled by the pool, and the job's drop writes the bytes, so they are
+/// on disk when `shutdown_timeout` returns. Tokio's `File` gets the same guarantee from
+/// "mandatory" blocking tasks, which its pool still runs once a thread frees up, after
+/// `shutdown_timeout` has returned; so the two differ in when, not whether.
+#[test]
+fn spindle_a_queued_write_cancelled_at_shutdown_is_still_written() {
+    use spindle::io::AsyncWriteExt;
+    use std::sync::mpsc;
+
+    let dir = Scratch::new("cancelled_write", "spindle");
+    let path = dir.0.join("queued");
+    let rt = spindle::runtime::Builder::new_current_thread()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let (release, blocked) = mpsc::channel::<()>();
+    let (started, is_started) = mpsc::channel();
+    let std_file = std::fs::File::create(&path).unwrap();
+    rt.block_on(async {
+        // Occupy the one blocking thread, so the write job stays queued.
+        drop(spindle::spawn_blocking(move || {
+            started.send(()).unwrap();
+            let _ = blocked.recv();
+        }));
+        is_started.recv().unwrap();
+        let mut file = spindle::fs::File::from_std(std_file);
+        file.write_all(b"queued bytes").await.unwrap();
+        drop(file);
+    });
+    rt.shutdown_timeout(Duration::from_millis(50));
+    assert_eq!(std::fs::read(&path).unwrap(), b"queued bytes");
+    release.send(()).unwrap();
 }
