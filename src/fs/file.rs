@@ -216,7 +216,16 @@ impl File {
         let (result, buf) = match state {
             State::Idle(buf) => (Ok(()), buf.unwrap_or_default()),
             State::Busy(job) => {
-                let (operation, buf) = job.await.map_err(join_error)?;
+                let mut put_back = PutBack {
+                    file: self,
+                    job: Some(job),
+                };
+                let outcome = std::future::poll_fn(|cx| {
+                    Pin::new(put_back.job.as_mut().expect("until done")).poll(cx)
+                })
+                .await;
+                put_back.job = None; // finished: nothing to put back
+                let (operation, buf) = outcome.map_err(join_error)?;
                 match operation {
                     Operation::Write(Err(err)) => (Err(err), buf),
                     Operation::Seek(Ok(pos)) => {
@@ -380,6 +389,30 @@ impl File {
             }
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+/// Puts a job that [`File::settle`] took out of the state back if `settle` is dropped
+/// before the job finished, so its outcome (read-ahead bytes, a write error) reaches the
+/// next operation instead of being lost with the handle.
+struct PutBack<'a> {
+    file: &'a File,
+    job: Option<JoinHandle<(Operation, Buf)>>,
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        let Some(job) = self.job.take() else {
+            return;
+        };
+        let mut inner = self.file.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(inner.state, State::Idle(None)) {
+            inner.state = State::Busy(job);
+        } else {
+            // Another `&self` operation has moved on; the job's outcome is its own now.
+            drop(inner);
+            drop(job); // outside the lock: the handle may hold a waker
+        }
     }
 }
 

@@ -328,3 +328,50 @@ fn spindle_a_queued_write_cancelled_at_shutdown_is_still_written() {
     assert_eq!(std::fs::read(&path).unwrap(), b"queued bytes");
     release.send(()).unwrap();
 }
+
+/// Spindle only (tokio's `File` serialises the same calls with an async mutex, so it has no
+/// such window): a `sync_all` cancelled while it waits for a read job in flight puts the job
+/// back, so the bytes that job read ahead still reach the next read.
+#[test]
+fn spindle_a_cancelled_sync_all_loses_no_read_ahead() {
+    use spindle::io::{AsyncRead, AsyncReadExt};
+    use std::future::{poll_fn, Future};
+    use std::pin::Pin;
+    use std::sync::mpsc;
+    use std::task::Poll;
+
+    let dir = Scratch::new("cancelled_sync", "spindle");
+    let path = dir.0.join("abc");
+    std::fs::write(&path, "abcdef").unwrap();
+    let rt = spindle::runtime::Builder::new_current_thread()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let contents = rt.block_on(async {
+        let mut file = spindle::fs::File::from_std(std::fs::File::open(&path).unwrap());
+        let (release, blocked) = mpsc::channel::<()>();
+        let (started, is_started) = mpsc::channel();
+        let blocker = spindle::spawn_blocking(move || {
+            started.send(()).unwrap();
+            let _ = blocked.recv();
+        });
+        is_started.recv().unwrap();
+        // The one blocking thread is busy: the read job stays queued, so both polls pend.
+        let mut first = [0; 3];
+        let read_pending =
+            poll_fn(|cx| Poll::Ready(Pin::new(&mut file).poll_read(cx, &mut first).is_pending()))
+                .await;
+        assert!(read_pending);
+        {
+            let mut sync = std::pin::pin!(file.sync_all());
+            let sync_pending = poll_fn(|cx| Poll::Ready(sync.as_mut().poll(cx).is_pending())).await;
+            assert!(sync_pending);
+        } // cancelled while it holds the read job
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        let mut contents = Vec::new();
+        file.read_to_end(&mut contents).await.unwrap();
+        contents
+    });
+    assert_eq!(contents, b"abcdef");
+}
