@@ -312,13 +312,45 @@ impl File {
         asyncify(move || std.set_permissions(permissions)).await
     }
 
-    /// The `std` file, after the operation in flight (its error, if any, is returned).
+    /// The `std` file, once the operation in flight has finished (its outcome is dropped,
+    /// as with tokio's `into_std`: call [`flush`](crate::io::AsyncWriteExt::flush) first to
+    /// see a write's error).
+    ///
+    /// # Panics
+    /// Only if an operation detached earlier (by a cancelled `sync_all` racing another
+    /// `&self` call) still holds the file and duplicating its descriptor fails.
+    pub async fn into_std(self) -> std::fs::File {
+        let _ = self.settle().await;
+        match Arc::try_unwrap(self.std) {
+            Ok(file) => file,
+            Err(shared) => shared
+                .try_clone()
+                .expect("duplicating the file descriptor of a file still in use"),
+        }
+    }
+
+    /// The `std` file at once, if no operation is in flight; the `File` back if one is.
     ///
     /// # Errors
-    /// A failed write in flight.
-    pub async fn into_std(self) -> io::Result<std::fs::File> {
-        let _ = self.settle().await?;
-        Ok(Arc::try_unwrap(self.std).expect("no job holds the file once settled"))
+    /// The `File` itself, unchanged, while an operation is in flight.
+    pub fn try_into_std(mut self) -> Result<std::fs::File, File> {
+        let idle = matches!(
+            self.inner
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .state,
+            State::Idle(_)
+        );
+        if !idle {
+            return Err(self);
+        }
+        match Arc::try_unwrap(self.std) {
+            Ok(file) => Ok(file),
+            Err(std) => Err(File {
+                std,
+                inner: self.inner,
+            }),
+        }
     }
 
     /// Reads into `dst` (the body of `poll_read`, kept apart so the `AsyncRead` impl stays a

@@ -69,7 +69,8 @@ macro_rules! scenarios {
                 let mut file = fs::File::create(&streamed).await.unwrap();
                 file.write_all(&data).await.unwrap();
                 file.flush().await.unwrap();
-                drop(file);
+                let std_file = file.into_std().await;
+                assert_eq!(std_file.metadata().unwrap().len(), data.len() as u64);
                 let mut file = fs::File::open(&streamed).await.unwrap();
                 let mut contents = Vec::new();
                 file.read_to_end(&mut contents).await.unwrap();
