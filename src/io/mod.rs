@@ -73,6 +73,7 @@ mod copy;
 mod duplex;
 mod misc;
 mod read_buf;
+mod seek;
 mod split;
 #[cfg(all(test, not(loom)))]
 mod tests;
@@ -89,6 +90,7 @@ pub use copy::{copy, copy_bidirectional, copy_buf};
 pub use duplex::{duplex, DuplexStream};
 pub use misc::{empty, repeat, sink, Empty, Repeat, Sink};
 pub use read_buf::ReadBuf;
+pub use seek::{AsyncSeek, AsyncSeekExt, Seek};
 pub use split::{split, ReadHalf, WriteHalf};
 pub use util::{
     Flush, Read, ReadBufFuture, ReadExact, ReadNum, ReadToEnd, ReadToString, Shutdown, Write,
