@@ -4,3 +4,5 @@
 //!
 //! Each scenario is written once as a function over the runtime under test where the APIs
 //! line up, or as a pair of short twins where they do not.
+
+mod task;

@@ -206,6 +206,37 @@ fn spawn_children_then_wait_in_the_poll_for_the_last(children: usize) {
     rt.block_on(parent).unwrap();
 }
 
+/// The LIFO slot is stealable (tokio issue 4941): task W wakes task C, which goes to W's
+/// worker's LIFO slot, and W then stays in its poll until C has run. Only the peer can run C,
+/// and only by taking it out of that slot: a stealer that skips its victims' LIFO slots, a
+/// push to the slot that notifies nobody, or a slot swapped with `Relaxed` (the task's
+/// hand-off cell makes loom see it) fails this model.
+#[test]
+fn loom_lifo_slot_of_a_worker_stuck_in_its_poll_is_stolen() {
+    bounded(0).check(|| {
+        let rt = two_workers();
+        let (event, started) = (Gate::new(), Gate::new());
+        let ran = Arc::new(AtomicBool::new(false));
+        let child = rt.spawn({
+            let (wait, started, ran) = (event.wait(), started.clone(), ran.clone());
+            async move {
+                started.fire();
+                wait.await;
+                ran.store(true, SeqCst);
+            }
+        });
+        rt.block_on(started.wait()); // C has been polled (it may still be in that poll)
+        let waker = rt.spawn(async move {
+            event.fire(); // on a worker: C goes to this worker's LIFO slot
+            while !ran.load(SeqCst) {
+                thread::yield_now();
+            }
+        });
+        rt.block_on(waker).unwrap();
+        rt.block_on(child).unwrap();
+    });
+}
+
 /// The foundation's T1/T2/T3 property on two workers, reduced to one idle task (T1) and the
 /// ready one (T3) so that the model stays small: the idle task is never polled again.
 #[test]
