@@ -47,7 +47,7 @@ indent_of() {
 # file a fresh mtime, so a restored file is never older than the mutant build it replaces.
 sync_tree() {
   mkdir -p "$SRC"
-  local listed=$ROOT/target/mutants-files
+  local listed=$SRC.files
   git -C "$ROOT" ls-files --cached --others --exclude-standard |
     while IFS= read -r f; do [[ -f "$ROOT/$f" ]] && printf '%s\n' "$f"; done | sort >"$listed"
   while IFS= read -r f; do
@@ -133,7 +133,13 @@ restore() {
 check_only=false
 if [[ "${1:-}" == --check ]]; then
   check_only=true
+  SRC=$ROOT/target/mutants-check # never the copy a running build uses
   shift
+else
+  # One run at a time: two would mutate the same scratch copy.
+  mkdir -p "$ROOT/target"
+  exec 9>"$ROOT/target/mutants.lock"
+  flock -n 9 || { echo "another ci/mutants.sh run holds target/mutants.lock" >&2; exit 2; }
 fi
 shopt -s nullglob
 all=("$ROOT"/ci/mutants/*.mutant)
@@ -239,10 +245,14 @@ for m in "${selected[@]}"; do
   verdict=SURVIVED
   for model in $models; do
     status=0
-    # In a subshell whose stderr is discarded: a model that loom aborts kills `timeout` with
-    # the same signal, and bash would report it on stderr.
-    (timeout "$LIMIT" "$bin" --exact "$model" --include-ignored --test-threads 1 \
-      >"$ROOT/target/mutants-last.log" 2>&1) 2>/dev/null || status=$?
+    # In a subshell whose stderr is discarded (and which does not `exec` the command, thanks
+    # to the `exit`): a model that loom aborts kills `timeout` with the same signal, and bash
+    # would report it on stderr.
+    (
+      timeout "$LIMIT" "$bin" --exact "$model" --include-ignored --test-threads 1 \
+        >"$ROOT/target/mutants-last.log" 2>&1
+      exit $?
+    ) 2>/dev/null || status=$?
     if ((status == 124)); then
       verdict="killed by \`${model##*::}\` (time limit ${LIMIT} s)"
       break

@@ -322,7 +322,11 @@ fn loom_two_wakes_by_value_and_by_reference_queue_once() {
         let second = thread::spawn(move || by_ref.wake_by_ref());
         first.join().unwrap();
         second.join().unwrap();
-        assert_eq!(scheduler.queued(), 1, "two wakes of an idle task, one queue entry");
+        assert_eq!(
+            scheduler.queued(),
+            1,
+            "two wakes of an idle task, one queue entry"
+        );
         assert_eq!(scheduler.wake_entries.load(SeqCst), 1);
         scheduler.run_queued();
         assert!(handle.is_finished());
@@ -435,6 +439,35 @@ fn loom_join_handle_drop_releases_its_waker() {
         second.fire();
         scheduler.run_queued(); // completes with nobody interested
         assert_eq!(probe.wakes(), 0);
+        scheduler.shutdown();
+    });
+}
+
+/// Runtime shutdown while another thread is polling the task: shutdown only marks it
+/// cancelled, and the poller, which owns the future until its poll returns, drops it.
+#[test]
+fn loom_shutdown_racing_a_poll_leaves_the_future_to_the_poller() {
+    loom::model(|| {
+        let scheduler = TestScheduler::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let guard = DropCounter(drops.clone());
+        let gate = Gate::new();
+        let wait = gate.wait();
+        let handle = TestScheduler::spawn(&scheduler, async move {
+            let _guard = guard;
+            wait.await;
+        });
+        let runner = {
+            let scheduler = scheduler.clone();
+            thread::spawn(move || scheduler.run_queued())
+        };
+        scheduler.shutdown(); // before, during or after that poll
+        runner.join().unwrap();
+        scheduler.run_queued();
+        assert_eq!(drops.load(SeqCst), 1, "the future is dropped exactly once");
+        assert!(handle.is_finished());
+        drop(handle);
+        drop(gate);
         scheduler.shutdown();
     });
 }

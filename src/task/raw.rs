@@ -202,7 +202,9 @@ impl RawTask {
             DropJoinHandle::Done { last_ref: true } => unsafe { self.dealloc() },
             // SAFETY: the transition cleared JOIN_WAKER before COMPLETE, so the handle owns the
             // waker cell again; it still holds its reference; the vtable matches.
-            DropJoinHandle::DropWaker => unsafe { (self.header().vtable.drop_join_waker)(self.ptr) },
+            DropJoinHandle::DropWaker => unsafe {
+                (self.header().vtable.drop_join_waker)(self.ptr)
+            },
             // SAFETY: the task is complete and the handle still had interest, so the handle
             // owns the output; the vtable matches the allocation.
             DropJoinHandle::DropOutput => unsafe {

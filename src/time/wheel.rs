@@ -445,17 +445,32 @@ mod loom_tests {
                 !timers.advanced
             };
             if cancelled_first {
-                assert!(cancelled.released(), "a cancelled timer's waker is still held");
+                assert!(
+                    cancelled.released(),
+                    "a cancelled timer's waker is still held"
+                );
             }
             driver.join().unwrap();
             if cancelled_first {
                 assert_eq!(cancelled.wakes(), 0, "a cancelled timer fired");
             }
             assert!(cancelled.released());
-            assert_eq!(kept.wakes(), 1, "the other timer in the slot did not fire once");
+            assert_eq!(
+                kept.wakes(),
+                1,
+                "the other timer in the slot did not fire once"
+            );
             let timers = timers.lock().unwrap();
-            assert_eq!(timers.wheel.waiting(), 0, "the wheel miscounts its waiting timers");
-            assert_eq!(timers.wheel.live_nodes(), 1, "only the fired, unobserved timer is left");
+            assert_eq!(
+                timers.wheel.waiting(),
+                0,
+                "the wheel miscounts its waiting timers"
+            );
+            assert_eq!(
+                timers.wheel.live_nodes(),
+                1,
+                "only the fired, unobserved timer is left"
+            );
         });
     }
 }

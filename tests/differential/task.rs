@@ -20,7 +20,10 @@ fn poll_once_then_drop<H: Future + Unpin>(mut handle: H) -> Weak<Watched> {
     let weak = Arc::downgrade(&watched);
     let waker = Waker::from(watched);
     let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
-    assert!(polled.is_pending(), "the task cannot have finished: it waits for us");
+    assert!(
+        polled.is_pending(),
+        "the task cannot have finished: it waits for us"
+    );
     drop(waker);
     drop(handle);
     weak
