@@ -191,6 +191,9 @@ if [[ -z "$base_bin" ]]; then
   exit 2
 fi
 known_models=$("$base_bin" --list 2>/dev/null | sed -n 's/: test$//p')
+# Every mutant must change the binary; an unchanged one means cargo did not rebuild (or the
+# change compiled to nothing), and the models would test the wrong code.
+last_sum=$(cksum <"$base_bin")
 
 rows=()
 failures=0
@@ -213,12 +216,14 @@ for m in "${selected[@]}"; do
   done <"$m"
   start=$SECONDS
   if [[ -z "$file" || -z "$from" || ${#tos[@]} -eq 0 || -z "$models" ]]; then
+    echo "== $name: MALFORMED (needs file, from, to, models)"
     rows+=("| \`$name\` | $area | MALFORMED (needs file, from, to, models) | 0 s |")
     failures=$((failures + 1))
     continue
   fi
   for model in $models; do
     if ! grep -qxF "$model" <<<"$known_models"; then
+      echo "== $name: UNKNOWN MODEL $model (not in the test binary's --list)"
       rows+=("| \`$name\` | $area | UNKNOWN MODEL $model | 0 s |")
       failures=$((failures + 1))
       continue 2
@@ -242,6 +247,15 @@ for m in "${selected[@]}"; do
     failures=$((failures + 1))
     continue
   fi
+  sum=$(cksum <"$bin")
+  if [[ "$sum" == "$last_sum" ]]; then
+    restore "$file"
+    echo "   DID NOT REBUILD (the test binary is unchanged)"
+    rows+=("| \`$name\` | $area | DID NOT REBUILD (binary unchanged) | $((SECONDS - start)) s |")
+    failures=$((failures + 1))
+    continue
+  fi
+  last_sum=$sum
   verdict=SURVIVED
   for model in $models; do
     status=0

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::queue::{self, Local, CAPACITY};
+use super::queue::{self, LifoSlot, Local, CAPACITY};
 use crate::executor::inject::Inject;
 use crate::executor::Builder;
 use crate::loom::gate::Gate;
@@ -127,6 +127,35 @@ fn loom_queue_overflow_to_injector() {
             seen.push(task.id());
         }
         assert_each_exactly_once(&pushed, &seen);
+    });
+}
+
+/// The LIFO slot hands an entry from the worker that filled it to a thief that runs it. The
+/// entry is made after the thief started, so only the slot's swaps can order its making
+/// before the thief's run; the task's hand-off cell makes loom check that they do. (In the
+/// runtime the thief is usually woken by the pusher's notify, which orders it anyway; this
+/// model is the case of a thief that was already awake.)
+#[test]
+fn loom_lifo_slot_publishes_its_entry_to_a_thief() {
+    loom::model(|| {
+        let slot = Arc::new(LifoSlot::<Inert>::new());
+        let thief = {
+            let slot = slot.clone();
+            thread::spawn(move || match slot.take() {
+                Some(task) => {
+                    task.run(&Default::default());
+                    true
+                }
+                None => false,
+            })
+        };
+        assert!(slot.replace(entry()).is_none());
+        if !thief.join().unwrap() {
+            // The thief looked too early: the owner takes it back.
+            slot.take()
+                .expect("the entry is still there")
+                .run(&Default::default());
+        }
     });
 }
 
