@@ -534,10 +534,14 @@ impl Handle {
         let waiter: Arc<OnceLock<AbortHandle>> = Arc::new(OnceLock::new());
         let job = blocking.spawn_blocking({
             let waiter = waiter.clone();
+            let runtime = self.clone();
             move || {
                 let aborted = waiter.get().is_some_and(AbortHandle::is_cancelled);
                 // The task reference goes before the call, not after a long one.
                 drop(waiter);
+                // The call runs inside its runtime, as in tokio: `spindle::spawn`,
+                // `Handle::current`, sockets and timers work in it.
+                let _entered = context::enter(runtime);
                 (!aborted).then(f)
             }
         });

@@ -176,3 +176,52 @@ fn an_aborted_queued_spawn_blocking_never_runs_even_if_a_thread_frees_before_the
     );
     assert_eq!(spindle, tokio);
 }
+
+/// A blocking call runs inside its runtime: it can spawn onto it and find its `Handle`, as
+/// in tokio (a tokio user's `tokio::spawn` or `Handle::current()` inside `spawn_blocking`
+/// panicked with "outside a spindle runtime" before). Both flavours.
+#[test]
+fn a_blocking_call_runs_inside_its_runtime() {
+    let spindle: Vec<u32> = [
+        spindle::runtime::Builder::new_current_thread().build(),
+        spindle::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build(),
+    ]
+    .into_iter()
+    .map(|rt| {
+        let rt = rt.unwrap();
+        rt.block_on(async {
+            let spawned = spindle::spawn_blocking(|| {
+                let _ = spindle::runtime::Handle::current();
+                spindle::spawn(async { 7u32 })
+            })
+            .await
+            .unwrap();
+            spawned.await.unwrap()
+        })
+    })
+    .collect();
+    let tokio: Vec<u32> = [
+        tokio::runtime::Builder::new_current_thread().build(),
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build(),
+    ]
+    .into_iter()
+    .map(|rt| {
+        let rt = rt.unwrap();
+        rt.block_on(async {
+            let spawned = tokio::task::spawn_blocking(|| {
+                let _ = tokio::runtime::Handle::current();
+                tokio::spawn(async { 7u32 })
+            })
+            .await
+            .unwrap();
+            spawned.await.unwrap()
+        })
+    })
+    .collect();
+    assert_eq!(tokio, vec![7, 7]);
+    assert_eq!(spindle, tokio);
+}
