@@ -106,7 +106,7 @@ impl Interval {
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
-        let now = Instant::now();
+        let now = super::now();
         let missed = now > scheduled + MISSED_SLACK;
         let next = if missed {
             self.missed_tick_behavior
@@ -131,7 +131,7 @@ impl Interval {
 
     /// Restarts the schedule with the next tick now.
     pub fn reset_immediately(&mut self) {
-        self.sleep.reset(Instant::now());
+        self.sleep.reset(super::now());
     }
 
     /// Restarts the schedule with the next tick `after` from now.
@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn next_deadline_of_each_behaviour() {
         let period = Duration::from_millis(10);
-        let scheduled = Instant::now();
+        let scheduled = super::now();
         let now = scheduled + Duration::from_millis(32);
         let next = |behavior: MissedTickBehavior| {
             behavior.next_deadline(scheduled, now, period).unwrap() - scheduled

@@ -1,4 +1,5 @@
 //! Shared by the model files: assert that a model of buggy code fails, and time each check.
+#![allow(dead_code)] // each test file uses some of these
 //!
 //! A failing interleaving may end in loom's deadlock report, after which loom's state is
 //! gone and the destructors unwinding through the runtime abort the process. So a buggy
