@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn next_deadline_of_each_behaviour() {
         let period = Duration::from_millis(10);
-        let scheduled = super::now();
+        let scheduled = Instant::now();
         let now = scheduled + Duration::from_millis(32);
         let next = |behavior: MissedTickBehavior| {
             behavior.next_deadline(scheduled, now, period).unwrap() - scheduled
