@@ -3,13 +3,17 @@
 # models. Benchmarks are compiled (by clippy in CI) but not run here.
 set -euo pipefail
 cd "$(dirname "$0")"
-cargo test --lib --bins --tests --examples
-cargo test --doc
-# The `serde` feature (off by default): its unit tests, the format tests, a pool running serde
-# jobs, and the doc tests that need it (`Serde`'s and the README's).
-cargo test --features serde --lib serde_codec
-cargo test --features serde --test serde_format --test process_serde
-cargo test --features serde --doc -- Serde ReadmeDoctests
+# Every package of the workspace: the library `spindle`, the binary `spindle-cli` (cli/, with
+# its tests/cli.rs) and the teaching examples `spindle-examples` (examples/).
+cargo test --workspace --lib --bins --tests --examples
+cargo test --workspace --doc
+# The features (all off by default). `futures-io`: the futures-io traits driving sockets.
+cargo test -p spindle --features futures-io --test net futures_io
+# `serde`: its unit tests, the format tests, a pool running serde jobs, and the doc tests that
+# need it (`Serde`'s and the README's).
+cargo test -p spindle --features serde --lib serde_codec
+cargo test -p spindle --features serde --test serde_format --test process_serde
+cargo test -p spindle --features serde --doc -- Serde ReadmeDoctests
 # Loom: every model explores all interleavings up to LOOM_MAX_PREEMPTIONS preemptions (the
 # multi-worker models set a lower bound of their own). Its own target dir keeps `--cfg loom`
 # from rebuilding the normal build.
