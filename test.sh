@@ -5,10 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 # Every package of the workspace: the library `spindle`, the binary `spindle-cli` (cli/, with
 # its tests/cli.rs) and the teaching examples `spindle-examples` (examples/).
+# `--examples` also runs the tests inside examples (lines_over_tcp and request_loop call
+# their `main`).
 cargo test --workspace --lib --bins --tests --examples
 cargo test --workspace --doc
-# The features (all off by default). `futures-io`: the futures-io traits driving sockets.
+# The features (all off by default). `futures-io`: the futures-io traits driving sockets, and
+# spindle's io traits next to futures-util's.
 cargo test -p spindle --features futures-io --test net futures_io
+cargo test -p spindle --features futures-io --test futures_util
 # `serde`: its unit tests, the format tests, a pool running serde jobs, and the doc tests that
 # need it (`Serde`'s and the README's).
 cargo test -p spindle --features serde --lib serde_codec

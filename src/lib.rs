@@ -14,6 +14,8 @@
 //! | sockets on the event loop        | TCP, UDP and Unix-domain sockets          | [`net`]           |
 //! | `asyncio.sleep`, timeouts        | `sleep`, `timeout`, `interval` on the reactor's timer wheel | [`time`] |
 //! | threads, `ThreadPoolExecutor`    | a thread pool (also `spawn_blocking`'s engine) | [`thread_pool`] |
+//! | signals on the event loop        | `ctrl_c`, Unix signal listeners (a self-pipe on the reactor) | [`signal`]        |
+//! | files without blocking the loop  | `File`, `read`, `write`, `read_dir`, on the blocking pool | [`fs`]            |
 //! | processes, `multiprocessing.Pool`, `ProcessPoolExecutor` | a process pool of registered jobs; async child processes (`Command`) | [`process`] |
 //!
 //! The event loop's I/O half, the reactor (a mio driver and the readiness of every source),
@@ -54,10 +56,12 @@ pub(crate) mod loom;
 pub(crate) mod reactor;
 
 pub mod executor;
+pub mod fs;
 pub mod io;
 pub mod macros;
 pub mod net;
 pub mod process;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod thread_pool;

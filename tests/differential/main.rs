@@ -7,7 +7,12 @@
 
 mod blocking;
 mod combinators;
+mod fs;
 mod io;
+mod io_util;
 mod join_set;
+mod net;
 mod runtime;
+mod signal;
 mod sync;
+mod time;
