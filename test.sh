@@ -22,4 +22,4 @@ cargo test -p spindle --features serde --doc -- Serde ReadmeDoctests
 # multi-worker models set a lower bound of their own). Its own target dir keeps `--cfg loom`
 # from rebuilding the normal build.
 LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" RUSTFLAGS="--cfg loom" \
-  CARGO_TARGET_DIR=target/loom cargo test --release --lib loom_ -- --test-threads 2
+  CARGO_TARGET_DIR=target/loom cargo test --release -p spindle --lib loom_ -- --test-threads 2
