@@ -451,8 +451,8 @@ mod loom_tests {
         loom::model(|| {
             let (cancelled, kept) = (Probe::new(), Probe::new());
             let mut wheel = TimerWheel::new();
-            let cancel_key = wheel.insert(5, cancelled.waker());
-            wheel.insert(5, kept.waker());
+            let cancel_key = wheel.insert(5, &cancelled.waker());
+            wheel.insert(5, &kept.waker());
             let timers = Arc::new(Mutex::new(Timers {
                 wheel,
                 advanced: false,
