@@ -470,11 +470,12 @@ mod loom_tests {
                     wakers.into_iter().for_each(Waker::wake);
                 })
             };
-            let cancelled_first = {
+            let (removed, cancelled_first) = {
                 let mut timers = timers.lock().unwrap();
-                timers.wheel.remove(cancel_key);
-                !timers.advanced
+                (timers.wheel.remove(cancel_key), !timers.advanced)
             };
+            // The removed waker is dropped after the unlock, as `Sleep`'s cancel does.
+            drop(removed);
             if cancelled_first {
                 assert!(
                     cancelled.released(),
