@@ -9,5 +9,6 @@ mod blocking;
 mod combinators;
 mod io;
 mod join_set;
+mod process;
 mod runtime;
 mod sync;
