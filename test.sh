@@ -3,6 +3,8 @@
 # models. Benchmarks are compiled (by clippy in CI) but not run here.
 set -euo pipefail
 cd "$(dirname "$0")"
+# `--examples` also runs the tests inside examples (lines_over_tcp and request_loop call
+# their `main`).
 cargo test --lib --bins --tests --examples
 cargo test --doc
 # The `serde` feature (off by default): its unit tests, the format tests, a pool running serde

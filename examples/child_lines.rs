@@ -7,36 +7,24 @@
 
 use std::io;
 
-use spindle::io::AsyncReadExt;
+use spindle::io::{AsyncBufReadExt, BufReader};
 use spindle::process::{Command, Stdio};
 
-/// Runs `sh -c 'printf "a\nb\nc\n"'` and returns its lines and whether it succeeded.
+/// Runs `sh -c 'printf "a\nb\nc\n"'` and returns its lines (each as soon as it arrives)
+/// and whether it succeeded.
 async fn child_lines() -> io::Result<(Vec<String>, bool)> {
     let mut child = Command::new("sh")
         .args(["-c", r#"printf "a\nb\nc\n""#])
         .stdout(Stdio::piped())
         .kill_on_drop(true) // if we return early, the child goes with us
         .spawn()?;
-    let mut stdout = child.stdout.take().expect("piped above");
-    let mut lines = Vec::new();
-    let mut pending = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stdout.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        pending.extend_from_slice(&buf[..n]);
-        // Every complete line so far, as soon as it arrives.
-        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
-            lines.push(String::from_utf8_lossy(&line[..end]).into_owned());
-        }
+    let stdout = child.stdout.take().expect("piped above");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut collected = Vec::new();
+    while let Some(line) = lines.next_line().await? {
+        collected.push(line);
     }
-    if !pending.is_empty() {
-        lines.push(String::from_utf8_lossy(&pending).into_owned());
-    }
-    Ok((lines, child.wait().await?.success()))
+    Ok((collected, child.wait().await?.success()))
 }
 
 fn main() -> io::Result<()> {

@@ -9,6 +9,8 @@
 //! | the loop that picks the next one | current-thread scheduler, naive scheduler | [`executor`], [`runtime`] |
 //! | futures passed between tasks     | channels, locks, semaphores, Notify       | [`sync`]          |
 //! | waiting on several in one task   | `join!`, `try_join!`, `select!` (a waker per branch) | [`macros`] |
+//! | signals on the event loop        | `ctrl_c`, Unix signal listeners           | [`signal`]        |
+//! | files on a thread pool           | `File`, `read`, `write`, `read_dir`       | [`fs`]            |
 //!
 //! Start reading at [`task`] (one allocation per task, the state machine), then
 //! [`executor`] (who runs next and why nothing is polled without a wake).
@@ -36,11 +38,13 @@
 pub(crate) mod loom;
 
 pub mod executor;
+pub mod fs;
 pub mod io;
 pub mod macros;
 pub mod net;
 pub mod process;
 pub mod reactor;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod thread_pool;

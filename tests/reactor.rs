@@ -164,7 +164,9 @@ fn thousand_idle_connections_cost_nothing_per_busy_message() {
         rt.spawn(poll_fn(move |cx| {
             idle_polls.fetch_add(1, SeqCst);
             let mut buf = [0u8; 1];
-            Pin::new(&mut stream).poll_read(cx, &mut buf).map(|_| ())
+            Pin::new(&mut stream)
+                .poll_read(cx, &mut spindle::io::ReadBuf::new(&mut buf))
+                .map(|_| ())
         }));
     }
     let busy_task = rt.spawn(Counted {

@@ -116,6 +116,29 @@ impl Builder {
         self
     }
 
+    /// Accepted so tokio snippets compile; does nothing: every spindle runtime has its I/O
+    /// reactor and its timers (they are one driver, always on).
+    ///
+    /// ```
+    /// let rt = spindle::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// rt.block_on(async { spindle::time::sleep(std::time::Duration::from_millis(1)).await });
+    /// ```
+    pub fn enable_all(&mut self) -> &mut Builder {
+        self
+    }
+
+    /// Accepted so tokio snippets compile; does nothing (the reactor is always on, see
+    /// [`enable_all`](Builder::enable_all)).
+    pub fn enable_io(&mut self) -> &mut Builder {
+        self
+    }
+
+    /// Accepted so tokio snippets compile; does nothing (timers are always on, see
+    /// [`enable_all`](Builder::enable_all)).
+    pub fn enable_time(&mut self) -> &mut Builder {
+        self
+    }
+
     /// The parker the scheduler sleeps in: the reactor, except under loom, which cannot see
     /// a thread blocked in `epoll_wait` (the reactor has loom models of its own).
     fn driver(&self) -> io::Result<(Box<dyn Park>, Resources)> {

@@ -4,9 +4,9 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
-use super::{AsyncRead, AsyncWrite};
+use super::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::net::{
     OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, TcpStream, UnixStream, WriteHalf,
 };
@@ -20,7 +20,9 @@ macro_rules! futures_read {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                AsyncRead::poll_read(self, cx, buf)
+                let mut buf = ReadBuf::new(buf);
+                ready!(AsyncRead::poll_read(self, cx, &mut buf))?;
+                Poll::Ready(Ok(buf.filled().len()))
             }
         }
     )*};
@@ -36,6 +38,13 @@ macro_rules! futures_write {
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
                 AsyncWrite::poll_write(self, cx, buf)
+            }
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write_vectored(self, cx, bufs)
             }
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 AsyncWrite::poll_flush(self, cx)

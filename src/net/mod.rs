@@ -9,13 +9,22 @@
 //! `accept` succeeds once descriptors are free.
 //!
 //! Addresses are given as [`std::net::ToSocketAddrs`] and resolved on the
-//! calling thread: literal addresses never block, host names may (DNS).
+//! calling thread: literal addresses never block, host names may (DNS). To resolve a name
+//! without blocking the scheduler, use [`lookup_host`] (on the blocking pool) first.
+//!
+//! [`TcpSocket`] sets options before a socket connects or listens (`SO_REUSEADDR`,
+//! `SO_REUSEPORT`, buffer sizes); `TcpStream` has `set_linger`, `set_ttl`, `set_nodelay`
+//! and `peek`; `UdpSocket` has `peek_from`, `set_broadcast` and IPv4 multicast.
 
+mod lookup;
+mod socket;
 mod split;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use lookup::{lookup_host, LookupHost};
+pub use socket::TcpSocket;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;

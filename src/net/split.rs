@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::{TcpStream, UnixStream};
-use crate::io::{AsyncRead, AsyncWrite};
+use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A stream socket that [`ReadHalf`] and friends can share: read, written and shut down
 /// through `&self`. Implemented by [`TcpStream`] and [`UnixStream`] only (sealed).
@@ -22,10 +22,18 @@ pub trait SplitStream: sealed::Sealed + fmt::Debug {
     type Addr;
 
     #[doc(hidden)]
-    fn poll_read_shared(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    fn poll_read_shared(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>)
+        -> Poll<io::Result<()>>;
 
     #[doc(hidden)]
     fn poll_write_shared(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+
+    #[doc(hidden)]
+    fn poll_write_vectored_shared(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>;
 
     #[doc(hidden)]
     fn shutdown_write(&self) -> io::Result<()>;
@@ -49,9 +57,17 @@ macro_rules! split_stream {
             fn poll_read_shared(
                 &self,
                 cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
                 self.io.poll_read(cx, buf)
+            }
+
+            fn poll_write_vectored_shared(
+                &self,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.io.poll_write_vectored(cx, bufs)
             }
 
             fn poll_write_shared(
@@ -169,8 +185,8 @@ impl<S: SplitStream> AsyncRead for ReadHalf<'_, S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         self.0.poll_read_shared(cx, buf)
     }
 }
@@ -179,8 +195,8 @@ impl<S: SplitStream> AsyncRead for OwnedReadHalf<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         self.0.poll_read_shared(cx, buf)
     }
 }
@@ -196,6 +212,19 @@ macro_rules! write_half {
             ) -> Poll<io::Result<usize>> {
                 let $half = &*self;
                 $stream.poll_write_shared(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let $half = &*self;
+                $stream.poll_write_vectored_shared(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
             }
 
             fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::io::{AsyncRead, AsyncWrite};
+use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::reactor::registration::PollEvented;
 use crate::reactor::scheduled_io::Direction;
 
@@ -115,6 +115,12 @@ impl TcpStream {
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        stream.wait_connected().await
+    }
+
+    /// Waits for a nonblocking connect started on this socket to finish.
+    pub(super) async fn wait_connected(self) -> io::Result<TcpStream> {
+        let stream = self;
         // A nonblocking connect finishes when the socket becomes writable; the outcome is in
         // SO_ERROR, and `peer_addr` tells a finished connection from a spurious wake-up.
         loop {
@@ -177,6 +183,53 @@ impl TcpStream {
     /// The OS's.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get_ref().nodelay()
+    }
+
+    /// Sets `SO_LINGER`: `None` (the default) lets `close` return at once and the kernel
+    /// send what is left in the background; `Some(d)` makes the closing `drop` block up to
+    /// `d` (whole seconds) for unsent data; `Some(Duration::ZERO)` resets the connection
+    /// (RST) at close, discarding unsent data.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
+        super::socket::set_linger(std::os::fd::AsFd::as_fd(self), linger)
+    }
+
+    /// `SO_LINGER`'s value.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn linger(&self) -> io::Result<Option<std::time::Duration>> {
+        super::socket::linger(std::os::fd::AsFd::as_fd(self))
+    }
+
+    /// Sets `IP_TTL`, the time-to-live of outgoing packets.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+
+    /// `IP_TTL`.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
+    }
+
+    /// Reads received bytes without removing them: the next read sees them again. Waits
+    /// until some are there; `Ok(0)` at end of stream.
+    ///
+    /// # Errors
+    /// The OS's, or if the runtime shut down.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io
+            .registration()
+            .async_io(Direction::Read, || self.io.get_ref().peek(buf))
+            .await
     }
 
     /// Waits until the stream may be readable.
@@ -244,8 +297,8 @@ impl AsyncRead for TcpStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         self.poll_read_shared(cx, buf)
     }
 }
@@ -257,6 +310,18 @@ impl AsyncWrite for TcpStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.poll_write_shared(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_shared(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

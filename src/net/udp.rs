@@ -110,6 +110,107 @@ impl UdpSocket {
             .await
     }
 
+    /// Receives a datagram without removing it (the next receive gets it again), returning
+    /// its length and sender. Waits until one is there.
+    ///
+    /// # Errors
+    /// The OS's, or if the runtime shut down.
+    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io
+            .registration()
+            .async_io(Direction::Read, || self.io.get_ref().peek_from(buf))
+            .await
+    }
+
+    /// Sets `SO_BROADCAST` (may send to a broadcast address).
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_broadcast(on)
+    }
+
+    /// Whether `SO_BROADCAST` is set.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.io.get_ref().broadcast()
+    }
+
+    /// Joins the IPv4 multicast group `multiaddr` on the interface with address `interface`
+    /// (`Ipv4Addr::UNSPECIFIED`: the OS picks).
+    ///
+    /// # Errors
+    /// The OS's (e.g. `InvalidInput` for a non-multicast address).
+    pub fn join_multicast_v4(
+        &self,
+        multiaddr: std::net::Ipv4Addr,
+        interface: std::net::Ipv4Addr,
+    ) -> io::Result<()> {
+        self.io.get_ref().join_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Leaves a group joined with [`join_multicast_v4`](UdpSocket::join_multicast_v4).
+    ///
+    /// # Errors
+    /// The OS's (`EADDRNOTAVAIL` if not a member).
+    pub fn leave_multicast_v4(
+        &self,
+        multiaddr: std::net::Ipv4Addr,
+        interface: std::net::Ipv4Addr,
+    ) -> io::Result<()> {
+        self.io.get_ref().leave_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Sets `IP_MULTICAST_LOOP` (multicast sent here is looped back to local members).
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_multicast_loop_v4(on)
+    }
+
+    /// Whether `IP_MULTICAST_LOOP` is set.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.io.get_ref().multicast_loop_v4()
+    }
+
+    /// Sets `IP_MULTICAST_TTL`.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_multicast_ttl_v4(ttl)
+    }
+
+    /// `IP_MULTICAST_TTL`.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.io.get_ref().multicast_ttl_v4()
+    }
+
+    /// Sets `IP_TTL`.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+
+    /// `IP_TTL`.
+    ///
+    /// # Errors
+    /// The OS's.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
+    }
+
     /// The local address.
     ///
     /// # Errors

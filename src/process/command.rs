@@ -15,7 +15,7 @@ use std::task::{ready, Context, Poll};
 use libc::pid_t;
 
 use super::sys::{self, WaitStatus};
-use crate::io::{AsyncFd, AsyncRead, AsyncWrite, Interest};
+use crate::io::{AsyncFd, AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 /// What a child's standard stream is connected to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -504,9 +504,10 @@ fn drain(
 ) -> io::Result<Poll<()>> {
     let mut buf = [0u8; 8192];
     while let Some(reader) = pipe {
-        match Pin::new(reader).poll_read(cx, &mut buf) {
-            Poll::Ready(Ok(0)) => *pipe = None,
-            Poll::Ready(Ok(n)) => into.extend_from_slice(&buf[..n]),
+        let mut read = ReadBuf::new(&mut buf);
+        match Pin::new(reader).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) if read.filled().is_empty() => *pipe = None,
+            Poll::Ready(Ok(())) => into.extend_from_slice(read.filled()),
             Poll::Ready(Err(err)) => return Err(err),
             Poll::Pending => return Ok(Poll::Pending),
         }
@@ -604,12 +605,20 @@ impl Child {
 fn poll_read_fd(
     fd: &AsyncFd<File>,
     cx: &mut Context<'_>,
-    buf: &mut [u8],
-) -> Poll<io::Result<usize>> {
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
     loop {
         let mut ready = ready!(fd.poll_read_ready(cx))?;
-        if let Ok(result) = ready.try_io(|mut file| file.read(buf)) {
-            return Poll::Ready(result);
+        // Zeroes only the part never initialised before (once per buffer, not per read).
+        let unfilled = buf.initialize_unfilled();
+        let wanted = unfilled.len();
+        if let Ok(result) = ready.try_io(|mut file| file.read(unfilled)) {
+            if matches!(result, Ok(n) if n > 0 && n < wanted) {
+                // A short read emptied the pipe: the next read waits for a new edge instead
+                // of costing a read that returns EAGAIN (as for sockets).
+                ready.clear_ready();
+            }
+            return Poll::Ready(result.map(|n| buf.advance(n)));
         }
     }
 }
@@ -650,8 +659,8 @@ impl AsyncRead for ChildStdout {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         poll_read_fd(&self.fd, cx, buf)
     }
 }
@@ -660,8 +669,8 @@ impl AsyncRead for ChildStderr {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         poll_read_fd(&self.fd, cx, buf)
     }
 }

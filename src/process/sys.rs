@@ -429,170 +429,34 @@ unsafe fn child_exec(setup: &ChildSetup<'_>) -> ! {
 }
 
 // ---------------------------------------------------------------------------------------
-// SIGCHLD self-pipe (where pidfds are missing): the handler writes one byte to the write end
-// of every registered pipe; each waiting `Child` owns one pipe and re-checks its child with
-// `waitpid(WNOHANG)` when its pipe turns readable. A fixed table of atomics, because a
-// signal handler may not lock or allocate; lock-free atomics and `write` are
-// async-signal-safe.
-
-/// How many children can wait through the self-pipe at once; more fall back to a thread.
-pub(crate) const SIGCHLD_SLOTS: usize = 64;
-
-/// Write ends the handler writes to; `-1` is a free slot.
-static SIGCHLD_FDS: [std::sync::atomic::AtomicI32; SIGCHLD_SLOTS] =
-    [const { std::sync::atomic::AtomicI32::new(-1) }; SIGCHLD_SLOTS];
-
-/// Handlers running now (on any thread), so that a slot's fd is closed only once no handler
-/// can still be about to write to that fd number.
-static SIGCHLD_HANDLERS_RUNNING: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(0);
-
-/// The handler that was installed before ours, called after ours (a program's own SIGCHLD
-/// handling keeps working).
-static PREVIOUS_SIGCHLD: std::sync::OnceLock<libc::sigaction> = std::sync::OnceLock::new();
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn errno_location() -> *mut c_int {
-    // SAFETY: returns the calling thread's errno address; no arguments, no preconditions.
-    unsafe { libc::__errno_location() }
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn errno_location() -> *mut c_int {
-    // SAFETY: as above (`__error` is errno's address on the BSDs and macOS).
-    unsafe { libc::__error() }
-}
-
-extern "C" fn on_sigchld(signal: c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    use std::sync::atomic::Ordering::SeqCst;
-    // `write` may set errno; the interrupted code may be about to read its own.
-    let errno = errno_location();
-    // SAFETY: `errno` is this thread's errno, valid for the thread's whole life.
-    let saved_errno = unsafe { *errno };
-    SIGCHLD_HANDLERS_RUNNING.fetch_add(1, SeqCst);
-    for slot in &SIGCHLD_FDS {
-        let fd = slot.load(SeqCst);
-        if fd >= 0 {
-            // SAFETY: a one-byte buffer that lives across the call. `fd` is a registered
-            // pipe's write end: `SigchldSlot::drop` unregisters it, then waits until no
-            // handler runs, then closes it, so it is open here. A full pipe (EAGAIN, it is
-            // nonblocking) already holds a wake-up.
-            unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
-        }
-    }
-    SIGCHLD_HANDLERS_RUNNING.fetch_sub(1, SeqCst);
-    if let Some(previous) = PREVIOUS_SIGCHLD.get() {
-        let handler = previous.sa_sigaction;
-        if handler != libc::SIG_DFL && handler != libc::SIG_IGN {
-            if previous.sa_flags & libc::SA_SIGINFO != 0 {
-                // SAFETY: with SA_SIGINFO, `sa_sigaction` is a three-argument handler, called
-                // with the arguments the kernel gave us.
-                let handler: extern "C" fn(c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                    unsafe { std::mem::transmute(handler) };
-                handler(signal, info, context);
-            } else {
-                // SAFETY: without SA_SIGINFO, `sa_sigaction` holds a one-argument handler.
-                let handler: extern "C" fn(c_int) = unsafe { std::mem::transmute(handler) };
-                handler(signal);
-            }
-        }
-    }
-    // SAFETY: as above.
-    unsafe { *errno = saved_errno };
-}
-
-/// Installs the SIGCHLD handler, once per process.
-fn install_sigchld_handler() -> io::Result<()> {
-    static INSTALLED: std::sync::OnceLock<Result<(), i32>> = std::sync::OnceLock::new();
-    let result = INSTALLED.get_or_init(|| {
-        // SAFETY: a zeroed sigaction is a valid value (empty mask, no flags) that we fill in.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        let handler: extern "C" fn(c_int, *mut libc::siginfo_t, *mut libc::c_void) = on_sigchld;
-        action.sa_sigaction = handler as libc::sighandler_t;
-        // SA_RESTART: interrupted calls elsewhere in the program resume; SA_NOCLDSTOP: only
-        // exits (not stops) matter here.
-        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_NOCLDSTOP;
-        // SAFETY: `action.sa_mask` is a live sigset_t.
-        unsafe { libc::sigemptyset(&mut action.sa_mask) };
-        // SAFETY: as above.
-        let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: both pointers are to live sigaction structs; sigaction reads the first and
-        // writes the second.
-        let ret = unsafe { libc::sigaction(libc::SIGCHLD, &action, &mut previous) };
-        if ret == -1 {
-            return Err(io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EINVAL));
-        }
-        let _ = PREVIOUS_SIGCHLD.set(previous);
-        Ok(())
-    });
-    result.map_err(io::Error::from_raw_os_error)
-}
+// SIGCHLD self-pipe (where pidfds are missing): the handler writes one byte to the pipe of
+// every waiting `Child`, which re-checks its child with `waitpid(WNOHANG)` when its pipe turns
+// readable. The handler and its table are `crate::signal::registry`'s, shared with
+// `spindle::signal`: one handler per signal, however many users. Up to
+// `SLOTS_PER_SIGNAL` (64) children wait this way at once; more fall back to a thread.
 
 /// One pipe registered with the SIGCHLD handler: its read end turns readable after every
 /// SIGCHLD from the moment it is registered. Unregistered when dropped.
 #[derive(Debug)]
-pub(crate) struct SigchldSlot {
-    index: usize,
-    read: OwnedFd,
-    // Closed (dropped) only after the slot is free and no handler runs: see `Drop`.
-    write: Option<OwnedFd>,
-}
+pub(crate) struct SigchldSlot(crate::signal::registry::SignalSlot);
 
 impl SigchldSlot {
     /// Installs the handler if needed and registers a new nonblocking pipe. `WouldBlock` if
     /// every slot is taken.
     pub(crate) fn register() -> io::Result<SigchldSlot> {
-        use std::sync::atomic::Ordering::SeqCst;
-        install_sigchld_handler()?;
-        let (read, write) = pipe()?;
-        set_nonblocking(read.as_fd())?;
-        set_nonblocking(write.as_fd())?;
-        for (index, slot) in SIGCHLD_FDS.iter().enumerate() {
-            if slot
-                .compare_exchange(-1, write.as_raw_fd(), SeqCst, SeqCst)
-                .is_ok()
-            {
-                return Ok(SigchldSlot {
-                    index,
-                    read,
-                    write: Some(write),
-                });
-            }
-        }
-        Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            "every SIGCHLD pipe slot is taken",
-        ))
+        crate::signal::registry::SignalSlot::register(libc::SIGCHLD).map(SigchldSlot)
     }
 
     /// Empties the pipe: every byte means "some child changed state".
     pub(crate) fn drain(&self) {
-        let mut sink = [0u8; 64];
-        // SAFETY: `sink` is a live, writable 64-byte buffer; read writes at most 64 bytes.
-        while unsafe { libc::read(self.read.as_raw_fd(), sink.as_mut_ptr().cast(), 64) } > 0 {}
+        self.0.drain();
     }
 }
 
 /// The read end, which the reactor watches.
 impl AsRawFd for SigchldSlot {
     fn as_raw_fd(&self) -> RawFd {
-        self.read.as_raw_fd()
-    }
-}
-
-impl Drop for SigchldSlot {
-    fn drop(&mut self) {
-        use std::sync::atomic::Ordering::SeqCst;
-        SIGCHLD_FDS[self.index].store(-1, SeqCst);
-        // A handler that loaded our fd before the store is counted as running: wait for it,
-        // so the fd number is not closed (and reused for another file) under its `write`.
-        // A handler that starts after the store sees the slot free.
-        while SIGCHLD_HANDLERS_RUNNING.load(SeqCst) != 0 {
-            std::hint::spin_loop();
-        }
-        drop(self.write.take());
+        self.0.as_raw_fd()
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::task::{ready, Context, Poll};
 
 use mio::event::Source;
@@ -10,6 +11,7 @@ use super::scheduled_io::{
     Direction, ReadinessWaiter, ReadyEvent, ScheduledIo, Shutdown, WaiterRef,
 };
 use super::{Handle, SHUTDOWN_MESSAGE};
+use crate::io::ReadBuf;
 use crate::loom::sync::Arc;
 
 /// A registered source's slot in the reactor. Dropping it frees the slot.
@@ -200,24 +202,58 @@ impl<S: Source> PollEvented<S> {
 
 /// Reading and writing a stream socket through its readiness: one implementation for every
 /// socket type whose shared reference reads and writes (TCP, Unix).
-impl<S: Source> PollEvented<S>
+impl<S: Source + AsRawFd> PollEvented<S>
 where
     for<'a> &'a S: io::Read + io::Write,
 {
+    /// Receives into the unfilled part of `buf` (not zeroed first).
+    ///
+    /// The short-read rule: a read that returns fewer bytes than it had room for (and more
+    /// than none) drained the socket's receive buffer at that moment, so the read readiness
+    /// is cleared, unless an event arrived since it was seen (the tick check of
+    /// `clear_readiness`). The next read then waits for the next edge instead of calling
+    /// `recv` only to get `EAGAIN`. Edge-triggered epoll reports every arrival after the
+    /// drain as a new event, which bumps the tick, so no data is left unannounced; a peer's
+    /// FIN is the sticky `READ_CLOSED`, which clearing keeps. See DESIGN.md, "Short reads".
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        use io::Read;
-        self.registration
-            .poll_io(cx, Direction::Read, || self.get_ref().read(buf))
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let event = ready!(self.registration.poll_ready(cx, Direction::Read))?;
+            ready!(crate::task::coop::poll_proceed(cx));
+            let room = buf.remaining();
+            match recv_into(self.get_ref().as_raw_fd(), buf) {
+                Ok(n) => {
+                    if n > 0 && n < room {
+                        self.registration.clear_readiness(event);
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.registration.clear_readiness(event);
+                }
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         use io::Write;
         self.registration
             .poll_io(cx, Direction::Write, || self.get_ref().write(buf))
+    }
+
+    /// Writes from several buffers in one `writev`.
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        use io::Write;
+        self.registration
+            .poll_io(cx, Direction::Write, || self.get_ref().write_vectored(bufs))
     }
 
     /// Reads without waiting: `WouldBlock` if nothing is buffered.
@@ -235,11 +271,88 @@ where
     }
 }
 
+/// One `recv(2)` into the unfilled part of `buf`, which it then counts as initialised and
+/// filled by the bytes received. Returns that count.
+fn recv_into(fd: RawFd, buf: &mut ReadBuf<'_>) -> io::Result<usize> {
+    // SAFETY: `recv` writes only received bytes (initialised ones) into the slice.
+    let unfilled = unsafe { buf.unfilled_mut() };
+    let n = loop {
+        // SAFETY: the pointer and length describe `unfilled`, memory we may write for the
+        // call's duration; `recv` writes at most `len` bytes there and keeps no pointer.
+        let received = unsafe { libc::recv(fd, unfilled.as_mut_ptr().cast(), unfilled.len(), 0) };
+        if received >= 0 {
+            break received as usize; // at most `unfilled.len()`
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    };
+    // SAFETY: `recv` initialised the first `n` bytes of the unfilled part.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Ok(n)
+}
+
 impl<S: Source> Drop for PollEvented<S> {
     fn drop(&mut self) {
         if let Some(mut source) = self.source.take() {
             // Deregister before the fd closes: a closed fd cannot be removed from the poller.
             let _ = self.registration.deregister(&mut source);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::future::poll_fn;
+    use std::io::Write;
+
+    use super::*;
+
+    fn read_readiness(stream: &PollEvented<mio::net::UnixStream>) -> bool {
+        stream.registration.io.current(Direction::Read).is_ready()
+    }
+
+    /// The short-read rule: a read that fills less than its buffer clears the read
+    /// readiness (so the next read waits for an event instead of calling `recv` for an
+    /// `EAGAIN`), yet data and a FIN that arrive later are still read. Fails on a
+    /// `poll_read` that clears only on `WouldBlock` (the readiness stays set after the
+    /// short read).
+    #[test]
+    fn a_short_read_clears_readiness_and_later_data_still_arrives() {
+        crate::block_on(async {
+            let (near, far) = mio::net::UnixStream::pair().unwrap();
+            let near = PollEvented::new(near).unwrap();
+            let mut far = far;
+            far.write_all(b"abc").unwrap();
+            let mut storage = [0u8; 16];
+            let mut buf = ReadBuf::new(&mut storage);
+            poll_fn(|cx| near.poll_read(cx, &mut buf)).await.unwrap();
+            assert_eq!(buf.filled(), b"abc");
+            assert!(!read_readiness(&near), "a short read must clear readiness");
+
+            // New data is a new edge: the next read waits for it, then gets it.
+            far.write_all(b"de").unwrap();
+            poll_fn(|cx| near.poll_read(cx, &mut buf)).await.unwrap();
+            assert_eq!(buf.filled(), b"abcde");
+
+            // A full read (the buffer filled exactly) keeps readiness: more may be queued.
+            far.write_all(&[7; 11]).unwrap();
+            poll_fn(|cx| near.poll_read(cx, &mut buf)).await.unwrap();
+            assert_eq!(buf.remaining(), 0);
+            assert!(read_readiness(&near), "a full read must keep readiness");
+
+            // The FIN after a short read: sticky, so the next read sees end of stream.
+            buf.clear();
+            far.write_all(b"z").unwrap();
+            drop(far);
+            let mut first = ReadBuf::new(&mut storage);
+            poll_fn(|cx| near.poll_read(cx, &mut first)).await.unwrap();
+            assert_eq!(first.filled(), b"z");
+            let mut second = ReadBuf::new(&mut storage);
+            poll_fn(|cx| near.poll_read(cx, &mut second)).await.unwrap();
+            assert!(second.filled().is_empty(), "end of stream after the data");
+        });
     }
 }

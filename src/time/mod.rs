@@ -42,9 +42,15 @@ mod sleep;
 mod timeout;
 pub(crate) mod wheel;
 
-pub use interval::{interval, interval_at, Interval};
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
-pub use std::time::{Duration, Instant};
+pub use std::time::Duration;
+/// A point in time: `std::time::Instant` itself (re-exported, so spindle's timers and std's
+/// clock are one type). Its arithmetic is tokio's `Instant`'s: `later - earlier` and
+/// `duration_since` saturate at zero, `checked_add`/`checked_sub`/`checked_duration_since`
+/// return `None` instead of overflowing, `+`/`-` with a `Duration` panic on overflow.
+/// Tokio's `Instant::from_std`/`into_std` have no counterpart: there is nothing to convert.
+pub use std::time::Instant;
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 
 /// `now + duration`, or a deadline about 30 years away if that overflows `Instant`: far

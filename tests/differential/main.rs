@@ -7,8 +7,14 @@
 
 mod blocking;
 mod combinators;
+mod fs;
 mod io;
+mod io_util;
 mod join_set;
+mod net;
 mod process;
 mod runtime;
+mod signal;
 mod sync;
+mod task;
+mod time;
