@@ -204,3 +204,27 @@ fn a_kill_on_drop_child_is_killed_and_reaped() {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// `ChildStdout::into_owned_fd`: the pipe leaves the reactor in blocking mode, and a
+/// blocking read gets the child's output (a pipeline's middle, handed to blocking code).
+#[test]
+fn a_childs_stdout_handed_back_as_a_blocking_fd() {
+    use std::io::Read;
+    clean(|| {
+        spindle::block_on(async {
+            let mut child = Command::new("sh")
+                .args(["-c", "echo one; echo two"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let fd = child.stdout.take().unwrap().into_owned_fd().unwrap();
+            // SAFETY: F_GETFL reads the flags of a live fd (`fd` is owned here).
+            let flags = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::F_GETFL) };
+            assert_eq!(flags & libc::O_NONBLOCK, 0, "back in blocking mode");
+            let mut out = String::new();
+            std::fs::File::from(fd).read_to_string(&mut out).unwrap();
+            assert_eq!(out, "one\ntwo\n");
+            assert!(child.wait().await.unwrap().success());
+        });
+    });
+}

@@ -703,3 +703,54 @@ impl AsyncWrite for ChildStdin {
         Poll::Ready(Ok(()))
     }
 }
+
+/// Deregisters a pipe from the reactor and hands it back in blocking mode.
+fn into_blocking_fd(fd: AsyncFd<File>) -> io::Result<OwnedFd> {
+    let file = fd.into_inner();
+    sys::set_blocking(file.as_fd())?;
+    Ok(file.into())
+}
+
+impl ChildStdin {
+    /// The pipe as a blocking [`OwnedFd`], deregistered from the reactor (for example to
+    /// give to a `std::process::Command` or a blocking thread).
+    ///
+    /// # Errors
+    /// `BrokenPipe` if it was shut down; the OS's if the mode cannot be changed.
+    pub fn into_owned_fd(mut self) -> io::Result<OwnedFd> {
+        into_blocking_fd(self.fd.take().ok_or_else(closed_stdin)?)
+    }
+}
+
+impl ChildStdout {
+    /// The pipe as a blocking [`OwnedFd`], deregistered from the reactor (for example to
+    /// make it another child's standard input through `std::process::Stdio::from`).
+    ///
+    /// # Errors
+    /// The OS's, if the mode cannot be changed.
+    pub fn into_owned_fd(self) -> io::Result<OwnedFd> {
+        into_blocking_fd(self.fd)
+    }
+}
+
+impl ChildStderr {
+    /// The pipe as a blocking [`OwnedFd`], deregistered from the reactor.
+    ///
+    /// # Errors
+    /// The OS's, if the mode cannot be changed.
+    pub fn into_owned_fd(self) -> io::Result<OwnedFd> {
+        into_blocking_fd(self.fd)
+    }
+}
+
+impl AsFd for ChildStdout {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.get_ref().as_fd()
+    }
+}
+
+impl AsFd for ChildStderr {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.get_ref().as_fd()
+    }
+}

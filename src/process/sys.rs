@@ -61,6 +61,17 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// Clears `O_NONBLOCK`: the fd blocks again (for a pipe handed back to blocking code).
+pub(crate) fn set_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let flags = syscall!(fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
+    syscall!(fcntl(
+        fd.as_raw_fd(),
+        libc::F_SETFL,
+        flags & !libc::O_NONBLOCK
+    ))?;
+    Ok(())
+}
+
 /// `pidfd_open(pid, 0)`: an fd that becomes readable when the child exits (Linux 5.3+).
 /// It is close-on-exec by definition.
 #[cfg(any(target_os = "linux", target_os = "android"))]
