@@ -1,4 +1,4 @@
-//! `futures-io` implementations (default feature `futures-io`), so runtime-neutral codecs
+//! `futures-io` implementations (feature `futures-io`, off by default), so runtime-neutral codecs
 //! and utilities from the wider ecosystem work on spindle's sockets. `poll_close` is
 //! `poll_shutdown`.
 
@@ -58,3 +58,7 @@ macro_rules! futures_write {
 
 futures_read!([] TcpStream, [] UnixStream, [S: SplitStream] ReadHalf<'_, S>, [S: SplitStream] OwnedReadHalf<S>);
 futures_write!([] TcpStream, [] UnixStream, [S: SplitStream] WriteHalf<'_, S>, [S: SplitStream] OwnedWriteHalf<S>);
+
+// A child's pipes (src/process/command.rs).
+futures_read!([] crate::process::ChildStdout, [] crate::process::ChildStderr);
+futures_write!([] crate::process::ChildStdin);
