@@ -76,6 +76,10 @@ fn real_io_refuses_with_a_clear_error() {
             assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
             let error = spindle::process::Command::new("true").spawn().unwrap_err();
             assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
+            let error = spindle::fs::read("Cargo.toml").await.unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
+            let error = spindle::signal::ctrl_c().await.unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
         })
     });
 }
