@@ -451,8 +451,8 @@ mod loom_tests {
         loom::model(|| {
             let (cancelled, kept) = (Probe::new(), Probe::new());
             let mut wheel = TimerWheel::new();
-            let cancel_key = wheel.insert(5, cancelled.waker());
-            wheel.insert(5, kept.waker());
+            let cancel_key = wheel.insert(5, &cancelled.waker());
+            wheel.insert(5, &kept.waker());
             let timers = Arc::new(Mutex::new(Timers {
                 wheel,
                 advanced: false,
@@ -470,11 +470,13 @@ mod loom_tests {
                     wakers.into_iter().for_each(Waker::wake);
                 })
             };
-            let cancelled_first = {
+            let (cancelled_first, removed) = {
                 let mut timers = timers.lock().unwrap();
-                timers.wheel.remove(cancel_key);
-                !timers.advanced
+                let removed = timers.wheel.remove(cancel_key);
+                (!timers.advanced, removed)
             };
+            // The removed waker is dropped after the lock, as the driver's callers do.
+            drop(removed);
             if cancelled_first {
                 assert!(
                     cancelled.released(),
