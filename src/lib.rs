@@ -11,6 +11,7 @@
 //! | waiting on several in one task   | `join!`, `try_join!`, `select!` (a waker per branch) | [`macros`] |
 //! | signals on the event loop        | `ctrl_c`, Unix signal listeners           | [`signal`]        |
 //! | files on a thread pool           | `File`, `read`, `write`, `read_dir`       | [`fs`]            |
+//! | an HTTP server (hyper) on the loop | hyper's I/O, executor and timer traits (feature `hyper`) | `compat` |
 //!
 //! Start reading at [`task`] (one allocation per task, the state machine), then
 //! [`executor`] (who runs next and why nothing is polled without a wake).
@@ -37,6 +38,8 @@
 
 pub(crate) mod loom;
 
+#[cfg(feature = "hyper")]
+pub mod compat;
 pub mod executor;
 pub mod fs;
 pub mod io;
