@@ -92,7 +92,12 @@ fn run(args: &[String]) -> usize {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--requests" => limit = args.next().and_then(|n| n.parse().ok()),
-            "--addr" => addr = args.next().and_then(|a| a.parse().ok()).expect("--addr HOST:PORT"),
+            "--addr" => {
+                addr = args
+                    .next()
+                    .and_then(|a| a.parse().ok())
+                    .expect("--addr HOST:PORT")
+            }
             "--self-test" => {
                 self_test = true;
                 addr = "127.0.0.1:0".parse().unwrap();

@@ -206,6 +206,17 @@ impl Executor {
     }
 }
 
+impl Default for Executor {
+    /// [`Executor::new`]: the current runtime.
+    ///
+    /// # Panics
+    /// Outside a spindle runtime.
+    #[track_caller]
+    fn default() -> Executor {
+        Executor::new()
+    }
+}
+
 impl<F> hyper::rt::Executor<F> for Executor
 where
     F: Future + Send + 'static,
@@ -274,9 +285,82 @@ mod tests {
     use super::*;
     use hyper::rt::Timer as _;
 
+    use std::future::poll_fn;
+    use std::mem::MaybeUninit;
+
+    #[test]
+    fn reads_into_hyper_uninitialised_buffer() {
+        crate::block_on(async {
+            let (a, b) = crate::io::duplex(64);
+            let (mut a, mut b) = (Io::new(a), Io::new(b));
+            let sent = poll_fn(|cx| hyper::rt::Write::poll_write(Pin::new(&mut a), cx, b"abc"));
+            assert_eq!(sent.await.unwrap(), 3);
+            let mut storage = [MaybeUninit::<u8>::uninit(); 8];
+            let mut buf = hyper::rt::ReadBuf::uninit(&mut storage);
+            poll_fn(|cx| hyper::rt::Read::poll_read(Pin::new(&mut b), cx, buf.unfilled()))
+                .await
+                .unwrap();
+            assert_eq!(buf.filled(), b"abc");
+        });
+    }
+
+    /// Safe code can hand back a different `ReadBuf` than the one lent; its bytes must not
+    /// be counted as written into hyper's buffer.
+    struct Swapper;
+
+    impl AsyncRead for Swapper {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let other: &'static mut [u8] = Box::leak(Box::new([7u8; 4]));
+            *buf = ReadBuf::new(other);
+            buf.advance(4);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "swapped the ReadBuf")]
+    fn a_reader_that_swaps_the_buffer_panics_instead_of_exposing_uninit_bytes() {
+        let mut io = Io::new(Swapper);
+        let mut storage = [MaybeUninit::<u8>::uninit(); 8];
+        let mut buf = hyper::rt::ReadBuf::uninit(&mut storage);
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let _ = hyper::rt::Read::poll_read(Pin::new(&mut io), &mut cx, buf.unfilled());
+    }
+
+    #[test]
+    fn tcp_streams_stay_vectored() {
+        crate::block_on(async {
+            let listener = crate::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let client = crate::net::TcpStream::connect(addr).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            let mut client = Io::new(client);
+            assert!(hyper::rt::Write::is_write_vectored(&client));
+            let bufs = [io::IoSlice::new(b"one "), io::IoSlice::new(b"two")];
+            let n = poll_fn(|cx| {
+                hyper::rt::Write::poll_write_vectored(Pin::new(&mut client), cx, &bufs)
+            });
+            // Both buffers in one call (a loopback socket takes 7 bytes at once).
+            assert_eq!(n.await.unwrap(), 7);
+            let mut got = [0u8; 7];
+            let mut server = server;
+            crate::io::AsyncReadExt::read_exact(&mut server, &mut got)
+                .await
+                .unwrap();
+            assert_eq!(&got[..], b"one two");
+        });
+    }
+
     #[test]
     fn reset_moves_the_same_sleep() {
-        let rt = crate::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = crate::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let timer = Timer::new();
             let mut sleep = timer.sleep(Duration::from_secs(3600));
