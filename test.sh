@@ -12,6 +12,10 @@ cargo test --doc
 cargo test --features serde --lib serde_codec
 cargo test --features serde --test serde_format --test process_serde
 cargo test --features serde --doc -- Serde ReadmeDoctests
+# The `hyper` feature (off by default): the compat unit tests, hyper serving over spindle
+# (tests/hyper.rs) and the hello_http example's self-test.
+cargo test --features hyper --lib compat::hyper
+cargo test --features hyper --test hyper --example hello_http
 # Loom: every model explores all interleavings up to LOOM_MAX_PREEMPTIONS preemptions (the
 # multi-worker models set a lower bound of their own). Its own target dir keeps `--cfg loom`
 # from rebuilding the normal build.
