@@ -850,3 +850,123 @@ fn sync_futures_and_guards_are_send() {
     let mut buffer = Vec::new();
     send(&rx.recv_many(&mut buffer, 1));
 }
+
+/// Polls `future` once with a waker that runs `on_drop` when its last clone goes, drops our
+/// clone (so the future's stored copy is the last), then drops the future: the cancelled
+/// waiter's stored waker goes with it.
+fn cancel_with_stored_waker<F: Future>(future: F, on_drop: impl Fn() + Send + Sync + 'static) {
+    let mut future = Box::pin(future);
+    let waker = Waker::from(Arc::new(LockingWaker(Box::new(on_drop))));
+    assert!(future
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    drop(waker);
+    drop(future);
+}
+
+#[test]
+fn cancelled_waiters_wakers_are_dropped_outside_the_primitives_locks() {
+    without_deadlock("mpsc send, cancelled while queued", || {
+        let (tx, _rx) = mpsc::channel::<u32>(1);
+        tx.try_send(1).unwrap();
+        let probe = tx.clone();
+        cancel_with_stored_waker(tx.send(2), move || {
+            let _ = probe.capacity();
+        });
+    });
+    without_deadlock("mpsc send, receiver closed while queued", || {
+        let (tx, rx) = mpsc::channel::<u32>(1);
+        tx.try_send(1).unwrap();
+        let probe = tx.clone();
+        let mut send = Box::pin(tx.send(2));
+        let waker = Waker::from(Arc::new(LockingWaker(Box::new(move || {
+            let _ = probe.capacity();
+        }))));
+        assert!(send
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        drop(waker);
+        drop(rx);
+        let (_, other) = counting_waker();
+        assert!(matches!(
+            send.as_mut().poll(&mut Context::from_waker(&other)),
+            Poll::Ready(Err(_))
+        ));
+    });
+    without_deadlock("mpsc reserve, cancelled while queued", || {
+        let (tx, _rx) = mpsc::channel::<u32>(1);
+        tx.try_send(1).unwrap();
+        let probe = tx.clone();
+        cancel_with_stored_waker(tx.reserve(), move || {
+            let _ = probe.capacity();
+        });
+    });
+    without_deadlock("mpsc recv, cancelled", || {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        cancel_with_stored_waker(rx.recv(), move || {
+            let _ = tx.capacity();
+        });
+    });
+    without_deadlock("Semaphore, cancelled", || {
+        let semaphore = Arc::new(spindle::sync::Semaphore::new(0));
+        let probe = semaphore.clone();
+        cancel_with_stored_waker(semaphore.acquire(), move || {
+            let _ = probe.available_permits();
+        });
+    });
+    without_deadlock("Notify, cancelled", || {
+        let notify = Arc::new(spindle::sync::Notify::new());
+        let probe = notify.clone();
+        cancel_with_stored_waker(notify.notified(), move || probe.notify_waiters());
+    });
+    without_deadlock("broadcast recv, cancelled", || {
+        let (tx, mut rx) = spindle::sync::broadcast::channel::<u32>(1);
+        cancel_with_stored_waker(rx.recv(), move || {
+            let _ = tx.receiver_count();
+        });
+    });
+    without_deadlock("Mutex lock, cancelled", || {
+        let mutex = Arc::new(spindle::sync::Mutex::new(0));
+        let guard = mutex.clone().try_lock_owned().unwrap();
+        let probe = mutex.clone();
+        cancel_with_stored_waker(mutex.lock(), move || {
+            let _ = probe.try_lock();
+        });
+        drop(guard);
+    });
+    without_deadlock("RwLock write, cancelled", || {
+        let lock = Arc::new(spindle::sync::RwLock::new(0));
+        let guard = lock.clone().try_read_owned().unwrap();
+        let probe = lock.clone();
+        cancel_with_stored_waker(lock.write(), move || {
+            let _ = probe.try_read();
+        });
+        drop(guard);
+    });
+    without_deadlock("watch changed, cancelled", || {
+        let (tx, mut rx) = spindle::sync::watch::channel(0u32);
+        cancel_with_stored_waker(rx.changed(), move || {
+            let _ = tx.receiver_count();
+        });
+    });
+    without_deadlock("oneshot recv, cancelled", || {
+        let (tx, rx) = oneshot::channel::<u32>();
+        let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+        let probe = tx.clone();
+        let mut rx = Box::pin(rx);
+        let waker = Waker::from(Arc::new(LockingWaker(Box::new(move || {
+            if let Some(tx) = probe.lock().unwrap().as_ref() {
+                let _ = tx.is_closed();
+            }
+        }))));
+        assert!(rx
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        drop(waker);
+        drop(rx);
+        drop(tx);
+    });
+}

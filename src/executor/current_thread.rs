@@ -167,11 +167,17 @@ impl CurrentThread {
         signal.woken.store(true, SeqCst);
 
         let _core_guard = CoreGuard::install(shared.clone(), core);
+        // Polls (of the future and of tasks) since the driver last looked for events. The
+        // future's polls count too: a future that keeps waking itself (a `yield_now` loop
+        // waiting for a timer or a socket) keeps this thread from sleeping, so without them
+        // the driver would never run and what it waits for would never come.
+        let mut since_driver: u32 = 0;
         loop {
             // The future gets a budget like any task (as in tokio): a loop in it over a
             // resource that is always ready (an accept that keeps failing with EMFILE) must
             // still let the tasks run, or nothing ever frees what it waits for.
             if signal.take_woken() {
+                since_driver = since_driver.saturating_add(1);
                 if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
                     return output;
                 }
@@ -187,8 +193,10 @@ impl CurrentThread {
                 }
                 ran += 1;
             }
-            if ran == shared.event_interval {
+            since_driver = since_driver.saturating_add(ran);
+            if since_driver >= shared.event_interval {
                 // Still busy: let the driver look for I/O events without sleeping.
+                since_driver = 0;
                 match &shared.trace {
                     None => park_core(shared, Some(Duration::ZERO)),
                     Some(trace) => trace.reactor_turn(0, || {
@@ -197,6 +205,7 @@ impl CurrentThread {
                     }),
                 }
             } else if !signal.is_woken() {
+                since_driver = 0;
                 shared.counters.record_park();
                 match &shared.trace {
                     None => park_core(shared, None),

@@ -1,13 +1,15 @@
 //! Loom models of the schedulers: the T1/T2/T3 property (with the naive scheduler as its
 //! negative control), and wake-ups racing with parking and with shutdown.
 
+use std::future::poll_fn;
 use std::sync::atomic::AtomicBool;
+use std::task::{Poll, Waker};
 
 use super::naive::NaiveExecutor;
 use super::Builder;
 use crate::loom::gate::Gate;
 use crate::loom::sync::atomic::{AtomicBool as LoomBool, Ordering::SeqCst};
-use crate::loom::sync::Arc;
+use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread;
 
 /// The article's property, for three tasks of which only T3's event fired: T1 and T2 were
@@ -127,5 +129,49 @@ fn loom_shutdown_racing_with_a_remote_wake_frees_everything_once() {
         firer.join().unwrap();
         assert!(handle.is_finished());
         // Loom fails the model if a task or the scheduler leaked.
+    });
+}
+
+/// The metric behind the T1/T2/T3 claim, exercised where it can go wrong: two wakes (one by
+/// value, one by reference, on two threads) of an idle task must make one run-queue entry.
+/// A second entry would poll the task again with nobody having woken it, and `wasted_polls`
+/// counts exactly that, so a broken one-entry rule makes it non-zero (mutation-checked:
+/// `ci/mutants/task_wake_by_*_requeues_a_queued_task`).
+#[test]
+fn loom_two_wakes_of_an_idle_task_poll_it_once() {
+    loom::model(|| {
+        let rt = Builder::new_current_thread().build().unwrap();
+        let wakers = Arc::new(Mutex::new(Vec::<Waker>::new()));
+        let handle = {
+            let wakers = wakers.clone();
+            let mut first = true;
+            rt.spawn(poll_fn(move |cx| {
+                if std::mem::take(&mut first) {
+                    let mut wakers = wakers.lock().unwrap();
+                    wakers.push(cx.waker().clone());
+                    wakers.push(cx.waker().clone());
+                }
+                Poll::<()>::Pending
+            }))
+        };
+        rt.block_on(crate::task::yield_now()); // the first poll hands out the two wakers
+        let (by_value, by_ref) = {
+            let mut wakers = wakers.lock().unwrap();
+            let by_ref = wakers.pop().unwrap();
+            (wakers.pop().unwrap(), by_ref)
+        };
+        let first = thread::spawn(move || by_value.wake());
+        let second = thread::spawn(move || by_ref.wake_by_ref());
+        first.join().unwrap();
+        second.join().unwrap();
+        rt.block_on(crate::task::yield_now()); // runs whatever the wakes queued
+        let metrics = rt.metrics();
+        assert_eq!(
+            metrics.wasted_polls, 0,
+            "a task nobody woke was polled: two run-queue entries for one task"
+        );
+        assert_eq!(metrics.polls, 2);
+        drop(handle);
+        drop(rt);
     });
 }

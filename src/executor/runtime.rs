@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::context::{self, EnterGuard};
@@ -12,7 +13,7 @@ use super::multi_thread::{self, MultiThread};
 use super::park::Park;
 use super::trace::Trace;
 use crate::loom::sync::Arc;
-use crate::task::{JoinHandle, RefusedTask};
+use crate::task::{AbortHandle, JoinHandle, RefusedTask};
 use crate::thread_pool::blocking::BlockingPool;
 use crate::thread_pool::JobErrorKind;
 
@@ -549,12 +550,31 @@ impl Handle {
             // Only the shutdown-time handle has no pool: the runtime is gone.
             return self.spawn(async { panic!("spawn_blocking: the runtime has shut down") });
         };
-        let job = blocking.spawn_blocking(f);
+        // The awaiting task, once spawned: the call looks at its cancellation right before it
+        // starts. `abort` only schedules the task's drop (which cancels the queued call), so a
+        // blocking thread freed before the runtime acts would otherwise still start the call.
+        // Set before the `JoinHandle` exists, so no abort can precede it.
+        let waiter: Arc<OnceLock<AbortHandle>> = Arc::new(OnceLock::new());
+        let job = blocking.spawn_blocking({
+            let waiter = waiter.clone();
+            let runtime = self.clone();
+            move || {
+                let aborted = waiter.get().is_some_and(AbortHandle::is_cancelled);
+                // The task reference goes before the call, not after a long one.
+                drop(waiter);
+                // The call runs inside its runtime, as in tokio: `spindle::spawn`,
+                // `Handle::current`, sockets and timers work in it.
+                let _entered = context::enter(runtime);
+                (!aborted).then(f)
+            }
+        });
         // A task that waits for the job: the joiner awaits a `JoinHandle` like any other, and
         // no thread blocks on its behalf (the job's completion wakes this task).
-        self.spawn(async move {
+        let handle = self.spawn(async move {
             match job.await {
-                Ok(output) => output,
+                Ok(Some(output)) => output,
+                // Skipped because this task was aborted: it is being dropped.
+                Ok(None) => std::future::pending().await,
                 Err(error) => match error.kind() {
                     JobErrorKind::Panicked => match error.try_into_panic() {
                         Ok(payload) => std::panic::resume_unwind(payload),
@@ -568,7 +588,10 @@ impl Handle {
                     _ => panic!("spawn_blocking: {error}"),
                 },
             }
-        })
+        });
+        // Cannot fail: the only `set`.
+        let _ = waiter.set(handle.abort_handle());
+        handle
     }
 
     /// Counts a combinator branch poll that no wake asked for (`Metrics::wasted_branch_polls`).

@@ -66,7 +66,10 @@ impl Future for Wait {
         if state.0 {
             Poll::Ready(())
         } else {
-            state.1 = Some(cx.waker().clone());
+            let replaced = state.1.replace(cx.waker().clone());
+            // As everywhere in the crate: no waker dropped under a lock.
+            drop(state);
+            drop(replaced);
             Poll::Pending
         }
     }

@@ -101,10 +101,13 @@ impl<T> ResultSlot<T> {
         if let Some(value) = Self::take(&mut state) {
             return Poll::Ready(value);
         }
-        match &mut state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
+        let replaced = match &state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => None,
+            _ => state.waker.replace(cx.waker().clone()),
+        };
+        // The replaced waker's drop may run user code: not under the lock.
+        drop(state);
+        drop(replaced);
         Poll::Pending
     }
 
@@ -229,5 +232,58 @@ mod loom_tests {
             assert_eq!(slot.wait_take(), 3);
             completer.join().unwrap();
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod waker_drop_tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    /// A waker that records, when dropped, whether the slot's lock was free.
+    struct LockProbe {
+        slot: Arc<ResultSlot<u8>>,
+        dropped_unlocked: Arc<AtomicUsize>,
+    }
+    impl Wake for LockProbe {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for LockProbe {
+        fn drop(&mut self) {
+            if self.slot.state.try_lock().is_ok() {
+                self.dropped_unlocked.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[test]
+    fn a_replaced_waker_is_dropped_after_the_lock() {
+        let slot = Arc::new(ResultSlot::<u8>::new());
+        let dropped_unlocked = Arc::new(AtomicUsize::new(0));
+        let first = Waker::from(Arc::new(LockProbe {
+            slot: slot.clone(),
+            dropped_unlocked: dropped_unlocked.clone(),
+        }));
+        assert!(slot
+            .poll_take(&mut Context::from_waker(&first))
+            .is_pending());
+        drop(first);
+        let second = Waker::from(Arc::new(LockProbe {
+            slot: slot.clone(),
+            dropped_unlocked: Arc::new(AtomicUsize::new(0)),
+        }));
+        assert!(slot
+            .poll_take(&mut Context::from_waker(&second))
+            .is_pending());
+        assert_eq!(
+            dropped_unlocked.load(Ordering::SeqCst),
+            1,
+            "the replaced waker was dropped under the slot's lock"
+        );
+        // Break the slot -> waker -> slot cycle.
+        let stored = slot.lock().waker.take();
+        drop(stored);
     }
 }

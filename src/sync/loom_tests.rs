@@ -36,6 +36,31 @@ fn loom_oneshot_send_races_receiver_poll() {
     });
 }
 
+/// The receiver's first poll comes after the send has finished, and nothing but the channel
+/// orders the two: the flag the receiver waits on is `Relaxed` on both sides. The receiver's
+/// look at `COMPLETE` must then be what makes the value visible (loom reports the read of the
+/// value cell otherwise).
+#[test]
+fn loom_oneshot_receiver_first_polled_after_the_send() {
+    ::loom::model(|| {
+        let (tx, rx) = oneshot::channel();
+        let sent = Arc::new(crate::loom::sync::atomic::AtomicBool::new(false));
+        let sender = {
+            let sent = sent.clone();
+            thread::spawn(move || {
+                tx.send(Arc::new(7)).unwrap();
+                sent.store(true, std::sync::atomic::Ordering::Relaxed);
+            })
+        };
+        while !sent.load(std::sync::atomic::Ordering::Relaxed) {
+            thread::yield_now();
+        }
+        let value = block_on(rx).unwrap();
+        assert_eq!(*value, 7);
+        sender.join().unwrap();
+    });
+}
+
 #[test]
 fn loom_oneshot_send_races_receiver_drop() {
     ::loom::model(|| {

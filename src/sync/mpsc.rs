@@ -419,15 +419,17 @@ impl<T> State<T> {
             .expect("a waiting sender's entry is removed only by that sender")
     }
 
-    /// Removes the entry of waiter `id`; returns whether it held a granted slot (now free).
-    fn remove_waiter(&mut self, id: u64) -> bool {
+    /// Removes the entry of waiter `id`; returns whether it held a granted slot (now free),
+    /// and its stored waker, for the caller to drop after unlocking.
+    #[must_use = "drop the removed waker after releasing the lock"]
+    fn remove_waiter(&mut self, id: u64) -> (bool, Option<Waker>) {
         let index = self.waiter_index(id);
-        self.waiters.remove(index);
+        let removed = self.waiters.remove(index);
         let was_granted = index < self.granted;
         if was_granted {
             self.granted -= 1;
         }
-        was_granted
+        (was_granted, removed.and_then(|waiter| waiter.waker))
     }
 }
 
@@ -458,7 +460,7 @@ impl<T> Chan<T> {
         if state.rx_closed {
             if let Some(id) = waiter.take() {
                 // A granted slot is not passed on: every sender fails now.
-                state.remove_waiter(id);
+                *stale = state.remove_waiter(id).1;
             }
             return Poll::Ready(false);
         }
@@ -486,8 +488,9 @@ impl<T> Chan<T> {
                     }
                     return Poll::Pending;
                 }
-                // Our slot was reserved: it is the caller's now.
-                state.waiters.remove(index);
+                // Our slot was reserved: it is the caller's now (its waker was taken when
+                // the slot was granted; any left goes after the lock).
+                *stale = state.waiters.remove(index).and_then(|waiter| waiter.waker);
                 state.granted -= 1;
                 *waiter = None;
                 Poll::Ready(true)
@@ -573,12 +576,14 @@ impl<T> Chan<T> {
     /// granted to it, grant it to the next waiter so its wake-up is not lost.
     fn cancel_waiter(&self, id: u64) {
         let mut state = self.lock();
-        let waker = if state.remove_waiter(id) {
+        let (was_granted, removed) = state.remove_waiter(id);
+        let waker = if was_granted {
             state.grant_next()
         } else {
             None
         };
         drop(state);
+        drop(removed);
         if let Some(waker) = waker {
             waker.wake();
         }

@@ -39,6 +39,13 @@ impl AbortHandle {
         self.raw.header().state.load().is_complete()
     }
 
+    /// Whether the task was aborted (or its runtime shut down), finished or not. A blocking
+    /// call checks its awaiting task's with this right before it starts: `abort` only
+    /// schedules that task's drop, and a blocking thread may free up before the drop runs.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.raw.header().state.load().is_cancelled()
+    }
+
     /// The task's id.
     pub fn id(&self) -> Id {
         self.raw.header().id

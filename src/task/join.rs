@@ -14,6 +14,8 @@ use super::Id;
 ///
 /// Awaiting it yields `Ok(output)`, or a [`JoinError`] if the task panicked or was
 /// cancelled. Dropping it *detaches* the task: it keeps running and its output is dropped.
+/// A handle dropped after it was polled (it lost a `select!` or a `timeout`) releases the
+/// waker it registered at once, so the task does not keep the awaiting task alive.
 ///
 /// ```
 /// let answer = spindle::block_on(async {

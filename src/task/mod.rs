@@ -17,12 +17,16 @@
 //! # The state machine
 //! Documented bit by bit in `state.rs`; every transition is one atomic read-modify-write
 //! returning a `#[must_use]` action. The invariants (DESIGN.md, "Tasks") and what checks them:
-//! - at most one run-queue entry per task: `loom_no_double_scheduling`;
+//! - at most one run-queue entry per task: `loom_no_double_scheduling`,
+//!   `loom_two_wakes_by_value_and_by_reference_queue_once`;
 //! - no lost wake-up while running: `loom_wake_during_poll_is_not_lost`;
 //! - a complete task is never polled again and its future is dropped once:
 //!   `loom_abort_races_completion`, `tests/task.rs`;
 //! - the output reaches the join handle once, the memory is freed once:
-//!   `loom_join_handle_drop_races_completion` (loom fails a model that leaks its `Arc`s).
+//!   `loom_join_handle_drop_races_completion` (loom fails a model that leaks its `Arc`s);
+//! - a dropped join handle keeps no waker and no output alive:
+//!   `loom_join_handle_drop_releases_its_waker`,
+//!   `loom_join_handle_dropped_after_completion_drops_the_output_then`.
 
 mod abort;
 mod block_in_place;

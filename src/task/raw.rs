@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
-use super::state::{State, TransitionToIdle, TransitionToRunning, WakeAction};
+use super::state::{DropJoinHandle, State, TransitionToIdle, TransitionToRunning, WakeAction};
 use super::{waker, Id, JoinError, Notified, OwnedTask, Schedule};
 use crate::executor::WorkerCounters;
 use crate::loom::cell::UnsafeCell;
@@ -54,6 +54,9 @@ pub(super) struct Vtable {
     pub(super) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
     /// The join handle is dropped after completion: drop the output, then the reference.
     pub(super) drop_join_handle_slow: unsafe fn(NonNull<Header>),
+    /// The join handle is dropped while the task runs, after taking the waker cell back:
+    /// drop its waker, then the reference.
+    pub(super) drop_join_waker: unsafe fn(NonNull<Header>),
     /// Runtime shutdown: cancel the future now if no thread owns it.
     pub(super) shutdown: unsafe fn(NonNull<Header>),
 }
@@ -86,6 +89,14 @@ struct Cell<F: Future, S> {
     /// Written by the join handle while `JOIN_WAKER` is clear; read by the runtime once
     /// `COMPLETE` and `JOIN_WAKER` are both set.
     join_waker: UnsafeCell<Option<Waker>>,
+    /// Under loom only, a cell with no data that makes the hand-offs of the task visible to
+    /// loom: every queue entry's creator writes it and every run reads it, and `dealloc`
+    /// writes it (and the other cells) before freeing. The header's plain fields and the
+    /// allocation itself are invisible to loom; with this, a queue that publishes an entry
+    /// with `Relaxed`, or a reference count decremented with `Relaxed`, is a causality
+    /// violation loom reports instead of a bug it cannot see.
+    #[cfg(loom)]
+    handoff: UnsafeCell<()>,
 }
 
 /// A pointer to a live task allocation. Copying it does not count as a reference: the types
@@ -120,7 +131,10 @@ impl RawTask {
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
             join_waker: UnsafeCell::new(None),
+            #[cfg(loom)]
+            handoff: UnsafeCell::new(()),
         });
+        cell.hand_off(); // the spawn's queue entry
         let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
         RawTask { ptr }
     }
@@ -179,15 +193,23 @@ impl RawTask {
         unsafe { (self.header().vtable.try_read_output)(self.ptr, dst, waker) }
     }
 
-    /// Drops the join handle's reference (and the output if the handle owns it).
+    /// Drops the join handle's reference, and with it the handle's stored waker or the
+    /// output if the handle owns one of them.
     pub(super) fn drop_join_handle(self) {
         match self.header().state.drop_join_handle() {
-            Ok(false) => {}
+            DropJoinHandle::Done { last_ref: false } => {}
             // SAFETY: the join handle's reference was the last.
-            Ok(true) => unsafe { self.dealloc() },
+            DropJoinHandle::Done { last_ref: true } => unsafe { self.dealloc() },
+            // SAFETY: the transition cleared JOIN_WAKER before COMPLETE, so the handle owns the
+            // waker cell again; it still holds its reference; the vtable matches.
+            DropJoinHandle::DropWaker => unsafe {
+                (self.header().vtable.drop_join_waker)(self.ptr)
+            },
             // SAFETY: the task is complete and the handle still had interest, so the handle
             // owns the output; the vtable matches the allocation.
-            Err(()) => unsafe { (self.header().vtable.drop_join_handle_slow)(self.ptr) },
+            DropJoinHandle::DropOutput => unsafe {
+                (self.header().vtable.drop_join_handle_slow)(self.ptr)
+            },
         }
     }
 
@@ -213,6 +235,7 @@ fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
         dealloc: dealloc::<F, S>,
         try_read_output: try_read_output::<F, S>,
         drop_join_handle_slow: drop_join_handle_slow::<F, S>,
+        drop_join_waker: drop_join_waker::<F, S>,
         shutdown: shutdown::<F, S>,
     }
 }
@@ -230,6 +253,7 @@ unsafe fn run<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, counters: 
     // SAFETY: called through this cell's vtable; the caller gave us a queue entry's reference,
     // which keeps the cell alive until we drop or re-queue it.
     let cell = unsafe { cell::<F, S>(ptr) };
+    cell.take_hand_off();
     match cell.header.state.transition_to_running() {
         TransitionToRunning::Poll { woken } => {
             counters.record_run(RunReport {
@@ -253,6 +277,7 @@ unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let cell = unsafe { cell::<F, S>(ptr) };
     // SAFETY: that reference now belongs to the queue entry.
     let entry = unsafe { Notified::from_raw(RawTask::from_raw(ptr)) };
+    cell.hand_off();
     cell.scheduler.schedule(entry);
 }
 
@@ -260,6 +285,14 @@ unsafe fn dealloc<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: called once, after the last reference was dropped, so nothing else can touch the
     // cell; it was allocated by `Box` in `RawTask::new` with this exact type.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    // Under loom, writing every cell first makes loom check that each earlier access to them
+    // happened before this free (the reference count's AcqRel is what orders them).
+    #[cfg(loom)]
+    {
+        cell.handoff.with_mut(|_| ());
+        cell.stage.with_mut(|_| ());
+        cell.join_waker.with_mut(|_| ());
+    }
     // The stage may still hold the output (nobody joined) or the future (never, after
     // shutdown); user `Drop` code must not unwind through the allocator.
     abort_on_panic(|| drop(cell));
@@ -287,6 +320,17 @@ unsafe fn drop_join_handle_slow<F: Future + 'static, S: Schedule>(ptr: NonNull<H
     // The task is complete and the handle owns the output: drop it here, on the joiner's
     // thread, ignoring a panic in the output's destructor (nobody is left to receive it).
     let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(cell.take_stage())));
+    RawTask { ptr }.drop_reference();
+}
+
+unsafe fn drop_join_waker<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: called through the vtable by the join handle, which holds a reference.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    // SAFETY: `State::drop_join_handle` cleared JOIN_WAKER (and the interest) before COMPLETE,
+    // so the runtime will never read the cell: it is the handle's alone.
+    let waker = cell.join_waker.with_mut(|slot| unsafe { (*slot).take() });
+    // Dropped here, holding no lock: it may free the awaiting task and run its destructors.
+    drop(waker);
     RawTask { ptr }.drop_reference();
 }
 
@@ -332,6 +376,7 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
                 TransitionToIdle::Requeue => {
                     // SAFETY: the poll's reference now belongs to the new queue entry.
                     let entry = unsafe { Notified::from_raw(RawTask { ptr }) };
+                    self.hand_off();
                     self.scheduler.yield_now(entry);
                 }
                 TransitionToIdle::Cancel => self.cancel_and_complete(ptr),
@@ -425,6 +470,20 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
                 true
             }
         }
+    }
+
+    /// A queue entry for this task is being handed to a queue (loom: see `handoff`).
+    #[inline(always)]
+    fn hand_off(&self) {
+        #[cfg(loom)]
+        self.handoff.with_mut(|_| ());
+    }
+
+    /// A queue entry for this task was taken out of a queue to run (loom: see `handoff`).
+    #[inline(always)]
+    fn take_hand_off(&self) {
+        #[cfg(loom)]
+        self.handoff.with(|_| ());
     }
 
     fn take_output(&self) -> Result<F::Output, JoinError> {

@@ -10,7 +10,7 @@
 //! | `COMPLETE`      | the future is gone and the output stored      | never                             |
 //! | `CANCELLED`     | `abort()` or runtime shutdown                 | never                             |
 //! | `JOIN_INTEREST` | spawn (the `JoinHandle` exists)               | the `JoinHandle` is dropped       |
-//! | `JOIN_WAKER`    | the `JoinHandle` stored a waker               | the `JoinHandle` swaps its waker  |
+//! | `JOIN_WAKER`    | the `JoinHandle` stored a waker               | the handle swaps or drops it      |
 //!
 //! Rules the bits enforce (DESIGN.md, "Tasks"):
 //! - `SCHEDULED` is set by at most one wake at a time, and only the wake that sets it
@@ -110,6 +110,20 @@ pub(super) enum TransitionToIdle {
     Requeue,
     /// It was aborted during the poll: drop the future, keeping `RUNNING`.
     Cancel,
+}
+
+/// What the join handle's drop must do after clearing its interest.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum DropJoinHandle {
+    /// Nothing more: the handle's reference was dropped too. `last_ref` asks the caller to
+    /// free the task.
+    Done { last_ref: bool },
+    /// The task is still running and the handle's stored waker is the handle's again: drop
+    /// it, then the handle's reference.
+    DropWaker,
+    /// The task completed first, so the handle owns the output: drop it, then the reference.
+    DropOutput,
 }
 
 /// What a waker must do after marking the task woken.
@@ -265,17 +279,24 @@ impl State {
         })
     }
 
-    /// The join handle is dropped. Succeeds (and drops the handle's reference) unless the task
-    /// already completed, in which case the handle owns the output and must drop it first.
-    /// Returns `Ok(last_ref)`.
-    pub(super) fn drop_join_handle(&self) -> Result<bool, ()> {
+    /// The join handle is dropped: clear its interest. If it stored a waker that the task,
+    /// still running, has not used, clear `JOIN_WAKER` too, which hands the waker cell back to
+    /// the handle: the runtime reads that cell only once `COMPLETE` and `JOIN_WAKER` are both
+    /// set, so the handle may then drop the waker (which may be all that keeps the awaiting
+    /// task, its runtime and its sockets alive) instead of leaving it for the last reference.
+    pub(super) fn drop_join_handle(&self) -> DropJoinHandle {
         self.update(|s| {
             debug_assert!(s.has_join_interest());
             if s.is_complete() {
-                return (None, Err(()));
+                return (None, DropJoinHandle::DropOutput);
+            }
+            if s.has_join_waker() {
+                let next = s.0 & !(JOIN_INTEREST | JOIN_WAKER);
+                return (Some(next), DropJoinHandle::DropWaker);
             }
             let next = (s.0 & !JOIN_INTEREST) - REF_ONE;
-            (Some(next), Ok(Snapshot(next).ref_count() == 0))
+            let last_ref = Snapshot(next).ref_count() == 0;
+            (Some(next), DropJoinHandle::Done { last_ref })
         })
     }
 
@@ -384,7 +405,7 @@ mod tests {
         let _ = state.transition_to_running();
         let before = state.transition_to_complete();
         assert!(before.has_join_interest());
-        assert_eq!(state.drop_join_handle(), Err(()));
+        assert_eq!(state.drop_join_handle(), DropJoinHandle::DropOutput);
         assert!(state.set_join_waker().is_err());
     }
 }

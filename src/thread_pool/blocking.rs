@@ -8,9 +8,11 @@
 //! it (or the runtime shutting down) drops the `BlockingJob`, which cancels the call if no
 //! thread has started it, so an aborted call that was still queued never runs (as in
 //! tokio, `tests/differential/blocking.rs`). Once started, a call runs to its end; only its
-//! result is dropped. `abort` schedules the task's drop rather than doing it, so a thread
-//! freed in the instant between the two may still start the call (tokio marks the call
-//! itself); the aborting task's next `.await` closes that window.
+//! result is dropped. `abort` schedules the task's drop rather than doing it, so the call
+//! (built in `Handle::spawn_blocking`) also checks, right before it starts, whether its
+//! awaiting task was cancelled, and skips itself if so: a thread freed between `abort` and
+//! the drop does not start it (test
+//! `an_aborted_queued_spawn_blocking_never_runs_even_if_a_thread_frees_before_the_runtime_acts`).
 
 use std::future::Future;
 use std::io;

@@ -317,11 +317,65 @@ impl<T> Slot<T> {
             !self.is_complete(),
             "a JobHandle was polled after it returned its result"
         );
-        match &inner.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => inner.waker = Some(cx.waker().clone()),
-        }
+        let replaced = match &inner.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => None,
+            _ => inner.waker.replace(cx.waker().clone()),
+        };
+        // The replaced waker's drop may run user code: not under the lock.
+        drop(inner);
+        drop(replaced);
         Poll::Pending
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod waker_drop_tests {
+    use super::*;
+    use std::task::Wake;
+
+    /// A waker that records, when dropped, whether the slot's lock was free.
+    struct LockProbe {
+        slot: Arc<Slot<u8>>,
+        dropped_unlocked: Arc<AtomicUsize>,
+    }
+    impl Wake for LockProbe {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for LockProbe {
+        fn drop(&mut self) {
+            if self.slot.inner.try_lock().is_ok() {
+                self.dropped_unlocked.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[test]
+    fn a_replaced_waker_is_dropped_after_the_lock() {
+        let slot = Arc::new(Slot::<u8>::new());
+        let dropped_unlocked = Arc::new(AtomicUsize::new(0));
+        let first = Waker::from(Arc::new(LockProbe {
+            slot: slot.clone(),
+            dropped_unlocked: dropped_unlocked.clone(),
+        }));
+        assert!(slot
+            .poll_result(&mut Context::from_waker(&first))
+            .is_pending());
+        drop(first);
+        let second = Waker::from(Arc::new(LockProbe {
+            slot: slot.clone(),
+            dropped_unlocked: Arc::new(AtomicUsize::new(0)),
+        }));
+        assert!(slot
+            .poll_result(&mut Context::from_waker(&second))
+            .is_pending());
+        assert_eq!(
+            dropped_unlocked.load(Ordering::SeqCst),
+            1,
+            "the replaced waker was dropped under the slot's lock"
+        );
+        // Break the slot -> waker -> slot cycle.
+        let stored = slot.inner.lock().unwrap().waker.take();
+        drop(stored);
     }
 }
 

@@ -22,6 +22,18 @@ fn pool_with_an_idle_thread(builder: Builder) -> ThreadPool {
     pool
 }
 
+/// A submit that finds the pool's thread idle claims it and must wake it: nothing else will
+/// (no keep-alive expiry here, unlike the model below).
+#[test]
+fn loom_submit_to_an_idle_thread_wakes_it() {
+    loom::model(|| {
+        let pool = pool_with_an_idle_thread(Builder::new());
+        let job = pool.submit(|| 5);
+        assert_eq!(job.wait().unwrap(), 5);
+        pool.shutdown();
+    });
+}
+
 fn keep_alive_model(builder: fn() -> Builder) {
     loom::model(move || {
         let pool = Arc::new(pool_with_an_idle_thread(builder()));

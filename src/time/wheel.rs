@@ -395,6 +395,118 @@ impl TimerWheel {
     }
 }
 
+/// The wheel itself is sequential; what must hold across threads is that cancelling (a
+/// `Sleep` dropped on one thread) and firing (the driver advancing on another), serialised by
+/// the lock the driver keeps the wheel under, agree: a timer cancelled before the driver got
+/// to it never fires, its waker is released at once, and the counts stay right.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use crate::loom::sync::{Arc, Mutex};
+    use crate::loom::thread;
+    use std::task::Wake;
+
+    /// A waker that counts its wakes and tells whether it was dropped.
+    #[derive(Clone)]
+    struct Probe(Arc<(AtomicUsize, AtomicBool)>);
+
+    struct ProbeWaker(Probe);
+
+    impl Wake for ProbeWaker {
+        fn wake(self: std::sync::Arc<Self>) {
+            (self.0).0 .0.fetch_add(1, SeqCst);
+        }
+    }
+
+    impl Drop for ProbeWaker {
+        fn drop(&mut self) {
+            (self.0).0 .1.store(true, SeqCst);
+        }
+    }
+
+    impl Probe {
+        fn new() -> Probe {
+            Probe(Arc::new((AtomicUsize::new(0), AtomicBool::new(false))))
+        }
+        fn waker(&self) -> Waker {
+            Waker::from(std::sync::Arc::new(ProbeWaker(self.clone())))
+        }
+        fn wakes(&self) -> usize {
+            self.0 .0.load(SeqCst)
+        }
+        fn released(&self) -> bool {
+            self.0 .1.load(SeqCst)
+        }
+    }
+
+    /// The wheel and whether the driver has advanced it, under the driver's lock.
+    struct Timers {
+        wheel: TimerWheel,
+        advanced: bool,
+    }
+
+    #[test]
+    fn loom_timer_cancel_racing_fire() {
+        loom::model(|| {
+            let (cancelled, kept) = (Probe::new(), Probe::new());
+            let mut wheel = TimerWheel::new();
+            let cancel_key = wheel.insert(5, &cancelled.waker());
+            wheel.insert(5, &kept.waker());
+            let timers = Arc::new(Mutex::new(Timers {
+                wheel,
+                advanced: false,
+            }));
+            let driver = {
+                let timers = timers.clone();
+                thread::spawn(move || {
+                    let mut wakers = Vec::new();
+                    {
+                        let mut timers = timers.lock().unwrap();
+                        timers.wheel.advance(10, &mut wakers);
+                        timers.advanced = true;
+                    }
+                    // Woken outside the lock, as the driver does.
+                    wakers.into_iter().for_each(Waker::wake);
+                })
+            };
+            let (removed, cancelled_first) = {
+                let mut timers = timers.lock().unwrap();
+                (timers.wheel.remove(cancel_key), !timers.advanced)
+            };
+            // The removed waker is dropped after the unlock, as `Sleep`'s cancel does.
+            drop(removed);
+            if cancelled_first {
+                assert!(
+                    cancelled.released(),
+                    "a cancelled timer's waker is still held"
+                );
+            }
+            driver.join().unwrap();
+            if cancelled_first {
+                assert_eq!(cancelled.wakes(), 0, "a cancelled timer fired");
+            }
+            assert!(cancelled.released());
+            assert_eq!(
+                kept.wakes(),
+                1,
+                "the other timer in the slot did not fire once"
+            );
+            let timers = timers.lock().unwrap();
+            assert_eq!(
+                timers.wheel.waiting(),
+                0,
+                "the wheel miscounts its waiting timers"
+            );
+            assert_eq!(
+                timers.wheel.live_nodes(),
+                1,
+                "only the fired, unobserved timer is left"
+            );
+        });
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -15,4 +15,5 @@ mod net;
 mod runtime;
 mod signal;
 mod sync;
+mod task;
 mod time;

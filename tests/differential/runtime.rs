@@ -658,3 +658,67 @@ fn impossible_builder_settings_are_errors_from_build() {
         .unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
 }
+
+/// A `block_on` future that keeps waking itself (`yield_now` in a loop) while it waits for a
+/// task that waits on a timer, then on a socket: on a current-thread runtime the driver must
+/// still get its turns, or neither ever fires. tokio gives the driver a turn every
+/// `event_interval` polls, the future's included. (Found by an outside attacker: the
+/// future's polls did not count, and with no task ready the loop never reached the driver.)
+#[test]
+fn a_yield_loop_in_block_on_lets_timers_and_sockets_fire() {
+    let spindle_done = within("spindle", || {
+        let rt = spindle::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (server, mut client) = tcp_pair();
+            let server = spindle::net::TcpStream::from_std(server).unwrap();
+            let stage = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let seen = stage.clone();
+            spindle::spawn(async move {
+                spindle::time::sleep(Duration::from_millis(1)).await;
+                seen.store(1, SeqCst);
+                server.readable().await.unwrap();
+                seen.store(2, SeqCst);
+            });
+            let mut written = false;
+            while stage.load(SeqCst) < 2 {
+                if stage.load(SeqCst) == 1 && !written {
+                    client.write_all(b"x").unwrap();
+                    written = true;
+                }
+                spindle::task::yield_now().await;
+            }
+            true
+        })
+    });
+    let tokio_done = within("tokio", || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (server, mut client) = tcp_pair();
+            let server = tokio::net::TcpStream::from_std(server).unwrap();
+            let stage = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let seen = stage.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                seen.store(1, SeqCst);
+                server.readable().await.unwrap();
+                seen.store(2, SeqCst);
+            });
+            let mut written = false;
+            while stage.load(SeqCst) < 2 {
+                if stage.load(SeqCst) == 1 && !written {
+                    client.write_all(b"x").unwrap();
+                    written = true;
+                }
+                tokio::task::yield_now().await;
+            }
+            true
+        })
+    });
+    assert!(tokio_done);
+    assert_eq!(spindle_done, tokio_done);
+}

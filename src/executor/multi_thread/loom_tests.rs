@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::queue::{self, Local, CAPACITY};
+use super::queue::{self, LifoSlot, Local, CAPACITY};
 use crate::executor::inject::Inject;
 use crate::executor::Builder;
 use crate::loom::gate::Gate;
@@ -130,6 +130,35 @@ fn loom_queue_overflow_to_injector() {
     });
 }
 
+/// The LIFO slot hands an entry from the worker that filled it to a thief that runs it. The
+/// entry is made after the thief started, so only the slot's swaps can order its making
+/// before the thief's run; the task's hand-off cell makes loom check that they do. (In the
+/// runtime the thief is usually woken by the pusher's notify, which orders it anyway; this
+/// model is the case of a thief that was already awake.)
+#[test]
+fn loom_lifo_slot_publishes_its_entry_to_a_thief() {
+    loom::model(|| {
+        let slot = Arc::new(LifoSlot::<Inert>::new());
+        let thief = {
+            let slot = slot.clone();
+            thread::spawn(move || match slot.take() {
+                Some(task) => {
+                    task.run(&Default::default());
+                    true
+                }
+                None => false,
+            })
+        };
+        assert!(slot.replace(entry()).is_none());
+        if !thief.join().unwrap() {
+            // The thief looked too early: the owner takes it back.
+            slot.take()
+                .expect("the entry is still there")
+                .run(&Default::default());
+        }
+    });
+}
+
 fn two_workers() -> crate::executor::Runtime {
     Builder::new_multi_thread()
         .worker_threads(2)
@@ -204,6 +233,37 @@ fn spawn_children_then_wait_in_the_poll_for_the_last(children: usize) {
         }
     });
     rt.block_on(parent).unwrap();
+}
+
+/// The LIFO slot is stealable (tokio issue 4941): task W wakes task C, which goes to W's
+/// worker's LIFO slot, and W then stays in its poll until C has run. Only the peer can run C,
+/// and only by taking it out of that slot: a stealer that skips its victims' LIFO slots, a
+/// push to the slot that notifies nobody, or a slot swapped with `Relaxed` (the task's
+/// hand-off cell makes loom see it) fails this model.
+#[test]
+fn loom_lifo_slot_of_a_worker_stuck_in_its_poll_is_stolen() {
+    bounded(0).check(|| {
+        let rt = two_workers();
+        let (event, started) = (Gate::new(), Gate::new());
+        let ran = Arc::new(AtomicBool::new(false));
+        let child = rt.spawn({
+            let (wait, started, ran) = (event.wait(), started.clone(), ran.clone());
+            async move {
+                started.fire();
+                wait.await;
+                ran.store(true, SeqCst);
+            }
+        });
+        rt.block_on(started.wait()); // C has been polled (it may still be in that poll)
+        let waker = rt.spawn(async move {
+            event.fire(); // on a worker: C goes to this worker's LIFO slot
+            while !ran.load(SeqCst) {
+                thread::yield_now();
+            }
+        });
+        rt.block_on(waker).unwrap();
+        rt.block_on(child).unwrap();
+    });
 }
 
 /// The foundation's T1/T2/T3 property on two workers, reduced to one idle task (T1) and the
