@@ -72,6 +72,9 @@ async fn client(addr: SocketAddr) -> Result<Vec<String>, Box<dyn std::error::Err
         let request = hyper::Request::get(format!("/{i}"))
             .header("host", addr.to_string())
             .body(Empty::<Bytes>::new())?;
+        // On HTTP/1 the connection takes one request at a time: wait until it has finished
+        // with the previous response before sending the next (or `send_request` fails).
+        sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();

@@ -76,6 +76,9 @@ async fn post(sender: &mut ClientSender, addr: SocketAddr, body: Bytes) -> Bytes
         .header("host", addr.to_string())
         .body(Full::new(body))
         .unwrap();
+    // One request at a time on HTTP/1: `send_request` fails while the connection task is
+    // still finishing the previous exchange.
+    sender.ready().await.unwrap();
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), 200);
     response.into_body().collect().await.unwrap().to_bytes()
