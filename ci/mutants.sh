@@ -60,9 +60,10 @@ sync_tree() {
     while IFS= read -r f; do rm -f "$SRC/$f"; done
 }
 
-# Builds the scratch copy's loom test binary; prints its path.
+# Builds the scratch copy's loom test binary (the library package's: the workspace has other
+# libraries); prints its path.
 build() {
-  cargo test --release --lib --no-run --manifest-path "$SRC/Cargo.toml" \
+  cargo test --release -p spindle --lib --no-run --manifest-path "$SRC/Cargo.toml" \
     --message-format=json-render-diagnostics 2>"$ROOT/target/mutants-build.log" |
     grep -o '"executable":"[^"]*"' | tail -1 | sed 's/"executable":"\(.*\)"/\1/'
 }

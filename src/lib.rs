@@ -5,13 +5,31 @@
 //!
 //! | form in the article              | spindle                                   | module            |
 //! |----------------------------------|-------------------------------------------|-------------------|
-//! | coroutines on an event loop      | tasks, `spawn`, `JoinHandle`              | [`task`]          |
-//! | the loop that picks the next one | current-thread scheduler, naive scheduler | [`executor`], [`runtime`] |
+//! | coroutines on an event loop      | tasks, `spawn`, `JoinHandle`, `JoinSet`, `task_local!` | [`task`] |
+//! | the loop that picks the next one | current-thread, multi-thread and naive schedulers | [`executor`] |
+//! | starting and configuring a loop  | `Builder`, `Runtime`, `Handle`, `Metrics`, `Trace` | [`runtime`] |
 //! | futures passed between tasks     | channels, locks, semaphores, Notify       | [`sync`]          |
 //! | waiting on several in one task   | `join!`, `try_join!`, `select!` (a waker per branch) | [`macros`] |
-//! | signals on the event loop        | `ctrl_c`, Unix signal listeners           | [`signal`]        |
-//! | files on a thread pool           | `File`, `read`, `write`, `read_dir`       | [`fs`]            |
-//! | an HTTP server (hyper) on the loop | hyper's I/O, executor and timer traits (feature `hyper`) | `compat` |
+//! | I/O that waits without blocking  | `AsyncRead`/`AsyncWrite` and their `…Ext` methods, `AsyncFd` | [`io`] |
+//! | sockets on the event loop        | TCP, UDP and Unix-domain sockets          | [`net`]           |
+//! | `asyncio.sleep`, timeouts        | `sleep`, `timeout`, `interval` on the reactor's timer wheel | [`time`] |
+//! | threads, `ThreadPoolExecutor`    | a thread pool (also `spawn_blocking`'s engine) | [`thread_pool`] |
+//! | signals on the event loop        | `ctrl_c`, Unix signal listeners (a self-pipe on the reactor) | [`signal`]        |
+//! | files without blocking the loop  | `File`, `read`, `write`, `read_dir`, on the blocking pool | [`fs`]            |
+//! | processes, `multiprocessing.Pool`, `ProcessPoolExecutor` | a process pool of registered jobs; async child processes (`Command`) | [`process`] |
+//! | an HTTP server (hyper) on the loop | hyper 1.x's I/O, executor and timer traits (feature `hyper`) | `compat` |
+//!
+//! The event loop's I/O half, the reactor (a mio driver and the readiness of every source),
+//! is private: [`io`], [`net`] and [`time`] are its public face.
+//!
+//! # Features
+//!
+//! None is on by default: a dependent compiles spindle, mio, libc and crossbeam-utils.
+//!
+//! - `futures-io`: the `futures_io::{AsyncRead, AsyncWrite}` traits for spindle's sockets and
+//!   I/O types, so runtime-neutral code (futures-util's codecs and helpers) drives them.
+//! - `serde`: `process::Serde`, process-pool jobs whose inputs and outputs are serde types.
+//! - `hyper`: `compat::hyper`, hyper 1.x's `Read`/`Write`, `Executor` and `Timer` on spindle.
 //!
 //! Start reading at [`task`] (one allocation per task, the state machine), then
 //! [`executor`] (who runs next and why nothing is polled without a wake).
@@ -37,6 +55,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub(crate) mod loom;
+pub(crate) mod reactor;
 
 #[cfg(feature = "hyper")]
 pub mod compat;
@@ -46,7 +65,6 @@ pub mod io;
 pub mod macros;
 pub mod net;
 pub mod process;
-pub mod reactor;
 pub mod signal;
 pub mod sync;
 pub mod task;

@@ -1,4 +1,4 @@
-//! `futures-io` implementations (default feature `futures-io`), so runtime-neutral codecs
+//! `futures-io` implementations (feature `futures-io`, off by default), so runtime-neutral codecs
 //! and utilities from the wider ecosystem work on spindle's sockets. `poll_close` is
 //! `poll_shutdown`.
 

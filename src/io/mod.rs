@@ -14,9 +14,9 @@
 //! comes back short clears the read readiness (DESIGN.md, "Short reads"), so a request costs
 //! one `recv`, not two.
 //!
-//! With the default `futures-io` feature, spindle's sockets also implement the `futures-io`
-//! traits, so runtime-neutral code works on them; see "futures-util" below for using both
-//! crates' extension traits.
+//! With the `futures-io` feature (off by default), spindle's sockets also implement the
+//! `futures-io` traits, so runtime-neutral code works on them; see "futures-util" below for
+//! using both crates' extension traits.
 //!
 //! ```
 //! use spindle::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
