@@ -117,3 +117,114 @@ fn a_dropped_running_child_is_still_reaped() {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// With the `futures-io` feature, a child's pipes implement the `futures-io` traits, so
+/// runtime-neutral code (codecs, `futures::io::copy`) drives them: here through `cat`.
+/// `poll_close` is `poll_shutdown`, which closes the pipe, so `cat` ends.
+#[cfg(feature = "futures-io")]
+#[test]
+fn futures_io_traits_drive_a_childs_pipes() {
+    use std::future::poll_fn;
+    use std::pin::Pin;
+
+    async fn write_and_close<W: futures_io::AsyncWrite + Unpin>(writer: &mut W, data: &[u8]) {
+        let mut written = 0;
+        while written < data.len() {
+            written += poll_fn(|cx| Pin::new(&mut *writer).poll_write(cx, &data[written..]))
+                .await
+                .unwrap();
+        }
+        poll_fn(|cx| Pin::new(&mut *writer).poll_flush(cx))
+            .await
+            .unwrap();
+        poll_fn(|cx| Pin::new(&mut *writer).poll_close(cx))
+            .await
+            .unwrap();
+    }
+
+    async fn read_all<R: futures_io::AsyncRead + Unpin>(reader: &mut R) -> Vec<u8> {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 7];
+        loop {
+            let n = poll_fn(|cx| Pin::new(&mut *reader).poll_read(cx, &mut buf))
+                .await
+                .unwrap();
+            if n == 0 {
+                return all;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    clean(|| {
+        spindle::block_on(async {
+            let mut child = Command::new("sh")
+                .args(["-c", "cat; echo to-stderr >&2"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            write_and_close(&mut stdin, b"through futures-io").await;
+            // `stdin` is still held: only the close ended `cat`.
+            assert_eq!(
+                read_all(child.stdout.as_mut().unwrap()).await,
+                b"through futures-io"
+            );
+            assert_eq!(
+                read_all(child.stderr.as_mut().unwrap()).await,
+                b"to-stderr\n"
+            );
+            assert!(child.wait().await.unwrap().success());
+            drop(stdin);
+        });
+    });
+}
+
+/// `kill_on_drop(true)` outside a runtime's reach: the child is killed at drop, and once the
+/// runtime is gone a thread reaps it, so the process-wide "no child left" check passes.
+#[test]
+fn a_kill_on_drop_child_is_killed_and_reaped() {
+    let _serial = serial();
+    let pid = spindle::block_on(async {
+        let child = Command::new("sleep")
+            .arg("600")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        child.id()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !no_children() {
+        assert!(
+            Instant::now() < deadline,
+            "the dropped child {pid} was never killed and reaped"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// `ChildStdout::into_owned_fd`: the pipe leaves the reactor in blocking mode, and a
+/// blocking read gets the child's output (a pipeline's middle, handed to blocking code).
+#[test]
+fn a_childs_stdout_handed_back_as_a_blocking_fd() {
+    use std::io::Read;
+    clean(|| {
+        spindle::block_on(async {
+            let mut child = Command::new("sh")
+                .args(["-c", "echo one; echo two"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let fd = child.stdout.take().unwrap().into_owned_fd().unwrap();
+            // SAFETY: F_GETFL reads the flags of a live fd (`fd` is owned here).
+            let flags = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::F_GETFL) };
+            assert_eq!(flags & libc::O_NONBLOCK, 0, "back in blocking mode");
+            let mut out = String::new();
+            std::fs::File::from(fd).read_to_string(&mut out).unwrap();
+            assert_eq!(out, "one\ntwo\n");
+            assert!(child.wait().await.unwrap().success());
+        });
+    });
+}

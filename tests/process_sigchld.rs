@@ -166,3 +166,33 @@ fn a_process_pool_notices_a_dead_worker_through_the_pipe() {
         kill_grandchild();
     });
 }
+
+/// `kill_on_drop` on the SIGCHLD path: the dropped child is killed, and its orphan task,
+/// waiting on the child's own pipe slot, reaps it while the runtime runs (no zombie, the
+/// slot's pipe closed: the fd count is back).
+#[test]
+fn a_kill_on_drop_child_is_reaped_through_the_pipe() {
+    clean(|| {
+        let rt = Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let child = without_pidfd("sleep", &["1000"])
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            assert_eq!(child.__exit_watch(), "sigchld");
+            let pid = child.id() as libc::pid_t;
+            drop(child);
+            let start = Instant::now();
+            // `kill(pid, 0)` fails with ESRCH only once the child is reaped (a zombie
+            // still exists); the pid is not reused while this test holds no other child.
+            // SAFETY: signal 0 only checks that the process exists.
+            while unsafe { libc::kill(pid, 0) } == 0 {
+                assert!(
+                    start.elapsed() < DEADLINE,
+                    "the dropped child was never reaped"
+                );
+                spindle::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+    });
+}

@@ -58,3 +58,7 @@ macro_rules! futures_write {
 
 futures_read!([] TcpStream, [] UnixStream, [S: SplitStream] ReadHalf<'_, S>, [S: SplitStream] OwnedReadHalf<S>);
 futures_write!([] TcpStream, [] UnixStream, [S: SplitStream] WriteHalf<'_, S>, [S: SplitStream] OwnedWriteHalf<S>);
+
+// A child's pipes (src/process/command.rs).
+futures_read!([] crate::process::ChildStdout, [] crate::process::ChildStderr);
+futures_write!([] crate::process::ChildStdin);

@@ -4,7 +4,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::future::poll_fn;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -76,6 +76,7 @@ pub struct Command {
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
+    kill_on_drop: bool,
     /// Tests only: skip the pidfd, to exercise the SIGCHLD path on Linux.
     use_pidfd: bool,
 }
@@ -90,8 +91,26 @@ impl Command {
             stdin: None,
             stdout: None,
             stderr: None,
+            kill_on_drop: false,
             use_pidfd: true,
         }
+    }
+
+    /// Whether dropping the [`Child`] before it has exited kills it with `SIGKILL` (default:
+    /// `false`, the child keeps running). Either way a dropped child is reaped in the
+    /// background when it ends, so it never stays a zombie.
+    ///
+    /// ```
+    /// use spindle::process::Command;
+    ///
+    /// spindle::block_on(async {
+    ///     let child = Command::new("sleep").arg("1000").kill_on_drop(true).spawn().unwrap();
+    ///     drop(child); // SIGKILL now; reaped by a background task
+    /// });
+    /// ```
+    pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Command {
+        self.kill_on_drop = kill_on_drop;
+        self
     }
 
     /// Not part of the API: waits for the exit through the SIGCHLD pipe even where pidfds
@@ -208,11 +227,12 @@ impl Command {
             stdin: None,
             stdout: None,
             stderr: None,
+            kill_on_drop: self.kill_on_drop,
         };
         let [stdin, stdout, stderr] = ours;
         if let Some(fd) = stdin {
             child.stdin = Some(ChildStdin {
-                fd: AsyncFd::with_interest(File::from(fd), Interest::WRITABLE)?,
+                fd: Some(AsyncFd::with_interest(File::from(fd), Interest::WRITABLE)?),
             });
         }
         if let Some(fd) = stdout {
@@ -291,6 +311,31 @@ enum ExitWatch {
 }
 
 impl ExitWatch {
+    /// Polls for the exit of `pid` (the child this watch was made for), reaping it.
+    fn poll_exit(&self, pid: pid_t, cx: &mut Context<'_>) -> Poll<io::Result<WaitStatus>> {
+        let status = match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            ExitWatch::PidFd(pidfd) => loop {
+                let mut ready = ready!(pidfd.poll_read_ready(cx))?;
+                match sys::try_wait(pid)? {
+                    Some(status) => break status,
+                    None => ready.clear_ready(),
+                }
+            },
+            ExitWatch::Sigchld(pipe) => loop {
+                // Look first: the child may have ended before the pipe was registered.
+                pipe.get_ref().drain();
+                if let Some(status) = sys::try_wait(pid)? {
+                    break status;
+                }
+                let mut ready = ready!(pipe.poll_read_ready(cx))?;
+                ready.clear_ready();
+            },
+            ExitWatch::Thread(slot) => ready!(slot.poll_take(cx))?,
+        };
+        Poll::Ready(Ok(status))
+    }
+
     fn new(pid: pid_t, use_pidfd: bool) -> io::Result<ExitWatch> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if use_pidfd {
@@ -322,8 +367,9 @@ impl ExitWatch {
 
 /// A running (or finished) child process from [`Command::spawn`].
 ///
-/// Dropping a `Child` does not kill the process (as with `std::process::Child`), but it is
-/// still reaped when it exits: no zombie is left behind.
+/// Dropping a `Child` does not kill the process (as with `std::process::Child`) unless
+/// [`Command::kill_on_drop`] was set, but either way it is reaped in the background when it
+/// exits: no zombie is left behind.
 pub struct Child {
     pid: pid_t,
     exit: Option<ExitWatch>,
@@ -334,6 +380,7 @@ pub struct Child {
     pub stdout: Option<ChildStdout>,
     /// The child's standard error, if piped.
     pub stderr: Option<ChildStderr>,
+    kill_on_drop: bool,
 }
 
 impl fmt::Debug for Child {
@@ -356,27 +403,8 @@ impl Child {
         if let Some(status) = self.status {
             return Poll::Ready(Ok(status));
         }
-        let status = match self.exit.as_ref().expect("set at spawn") {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            ExitWatch::PidFd(pidfd) => loop {
-                let mut ready = ready!(pidfd.poll_read_ready(cx))?;
-                match sys::try_wait(self.pid)? {
-                    Some(status) => break status,
-                    None => ready.clear_ready(),
-                }
-            },
-            ExitWatch::Sigchld(pipe) => loop {
-                // Look first: the child may have ended before the pipe was registered.
-                pipe.get_ref().drain();
-                if let Some(status) = sys::try_wait(self.pid)? {
-                    break status;
-                }
-                let mut ready = ready!(pipe.poll_read_ready(cx))?;
-                ready.clear_ready();
-            },
-            ExitWatch::Thread(slot) => ready!(slot.poll_take(cx))?,
-        };
-        let status = exit_status(status);
+        let exit = self.exit.as_ref().expect("set at spawn");
+        let status = exit_status(ready!(exit.poll_exit(self.pid, cx))?);
         self.status = Some(status);
         Poll::Ready(Ok(status))
     }
@@ -492,21 +520,71 @@ impl Drop for Child {
         if matches!(self.try_wait(), Ok(Some(_))) {
             return;
         }
-        match self.exit.take() {
-            // The waiting thread reaps it.
-            Some(ExitWatch::Thread(_)) | None => {}
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            Some(ExitWatch::PidFd(_)) => reap_when_it_ends(self.pid),
-            Some(ExitWatch::Sigchld(_)) => reap_when_it_ends(self.pid),
+        if self.kill_on_drop {
+            // Not reaped yet (try_wait said so), so the pid is still ours to signal.
+            let _ = sys::kill(self.pid);
+        }
+        if let Some(exit) = self.exit.take() {
+            Orphan {
+                pid: self.pid,
+                exit: Some(exit),
+            }
+            .reap_in_background();
         }
     }
 }
 
-/// Reaps a child that is still running whenever it ends, off this thread.
-fn reap_when_it_ends(pid: pid_t) {
-    let _ = std::thread::Builder::new()
-        .name("spindle-child-reaper".to_owned())
-        .spawn(move || sys::wait(pid));
+/// A dropped child that had not exited yet, reaped when it ends by the same exit watch
+/// its `Child` used, so no zombie is left and nothing blocks the dropping thread.
+struct Orphan {
+    pid: pid_t,
+    /// `None` once reaped.
+    exit: Option<ExitWatch>,
+}
+
+impl Orphan {
+    /// Inside a runtime: a task awaits the exit through the reactor (the pidfd or SIGCHLD
+    /// slot). If there is no runtime, or it shuts down first, [`Drop`] hands the child to a
+    /// thread blocked in `waitpid`.
+    fn reap_in_background(self) {
+        if matches!(self.exit, Some(ExitWatch::Thread(_))) {
+            return; // its waiting thread reaps it
+        }
+        match crate::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn(self)),
+            Err(_) => drop(self),
+        }
+    }
+}
+
+impl std::future::Future for Orphan {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let pid = self.pid;
+        if let Some(exit) = &self.exit {
+            // An error (the runtime shutting down) leaves the child to `Drop`'s thread.
+            if ready!(exit.poll_exit(pid, cx)).is_ok() {
+                self.exit = None;
+            }
+        }
+        Poll::Ready(())
+    }
+}
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        match self.exit.take() {
+            // The waiting thread reaps it.
+            Some(ExitWatch::Thread(_)) | None => {}
+            Some(_) => {
+                let pid = self.pid;
+                let _ = std::thread::Builder::new()
+                    .name("spindle-child-reaper".to_owned())
+                    .spawn(move || sys::wait(pid));
+            }
+        }
+    }
 }
 
 impl Child {
@@ -533,16 +611,36 @@ fn poll_read_fd(
         let mut ready = ready!(fd.poll_read_ready(cx))?;
         // Zeroes only the part never initialised before (once per buffer, not per read).
         let unfilled = buf.initialize_unfilled();
+        let wanted = unfilled.len();
         if let Ok(result) = ready.try_io(|mut file| file.read(unfilled)) {
+            if matches!(result, Ok(n) if n > 0 && n < wanted) {
+                // A short read emptied the pipe: the next read waits for a new edge instead
+                // of costing a read that returns EAGAIN (as for sockets).
+                ready.clear_ready();
+            }
             return Poll::Ready(result.map(|n| buf.advance(n)));
         }
     }
 }
 
 /// The write end of a child's standard input.
+///
+/// A write after the child closed its end fails with `BrokenPipe` and never raises
+/// `SIGPIPE`, whatever the process's `SIGPIPE` disposition (see DESIGN.md, "`Command`").
+/// [`shutdown`](crate::io::AsyncWriteExt::shutdown) closes the pipe (the child reads
+/// end-of-file), as dropping it does; later writes fail with `BrokenPipe`.
 #[derive(Debug)]
 pub struct ChildStdin {
-    fd: AsyncFd<File>,
+    /// `None` once shut down.
+    fd: Option<AsyncFd<File>>,
+}
+
+/// The error of a write to a [`ChildStdin`] that was shut down.
+fn closed_stdin() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the child's standard input was shut down",
+    )
 }
 
 /// The read end of a child's standard output.
@@ -583,9 +681,12 @@ impl AsyncWrite for ChildStdin {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let Some(fd) = &self.fd else {
+            return Poll::Ready(Err(closed_stdin()));
+        };
         loop {
-            let mut ready = ready!(self.fd.poll_write_ready(cx))?;
-            if let Ok(result) = ready.try_io(|mut file| file.write(buf)) {
+            let mut ready = ready!(fd.poll_write_ready(cx))?;
+            if let Ok(result) = ready.try_io(|file| sys::write_pipe(file.as_fd(), buf)) {
                 return Poll::Ready(result);
             }
         }
@@ -595,8 +696,61 @@ impl AsyncWrite for ChildStdin {
         Poll::Ready(Ok(())) // a pipe has no buffer of ours
     }
 
-    /// A pipe cannot be half-closed while open: drop the `ChildStdin` to send end-of-file.
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Closes the pipe: the child reads end-of-file. (tokio's returns `Ok` and leaves the
+    /// pipe open until the `ChildStdin` is dropped.)
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.fd = None;
         Poll::Ready(Ok(()))
+    }
+}
+
+/// Deregisters a pipe from the reactor and hands it back in blocking mode.
+fn into_blocking_fd(fd: AsyncFd<File>) -> io::Result<OwnedFd> {
+    let file = fd.into_inner();
+    sys::set_blocking(file.as_fd())?;
+    Ok(file.into())
+}
+
+impl ChildStdin {
+    /// The pipe as a blocking [`OwnedFd`], deregistered from the reactor (for example to
+    /// give to a `std::process::Command` or a blocking thread).
+    ///
+    /// # Errors
+    /// `BrokenPipe` if it was shut down; the OS's if the mode cannot be changed.
+    pub fn into_owned_fd(mut self) -> io::Result<OwnedFd> {
+        into_blocking_fd(self.fd.take().ok_or_else(closed_stdin)?)
+    }
+}
+
+impl ChildStdout {
+    /// The pipe as a blocking [`OwnedFd`], deregistered from the reactor (for example to
+    /// make it another child's standard input through `std::process::Stdio::from`).
+    ///
+    /// # Errors
+    /// The OS's, if the mode cannot be changed.
+    pub fn into_owned_fd(self) -> io::Result<OwnedFd> {
+        into_blocking_fd(self.fd)
+    }
+}
+
+impl ChildStderr {
+    /// The pipe as a blocking [`OwnedFd`], deregistered from the reactor.
+    ///
+    /// # Errors
+    /// The OS's, if the mode cannot be changed.
+    pub fn into_owned_fd(self) -> io::Result<OwnedFd> {
+        into_blocking_fd(self.fd)
+    }
+}
+
+impl AsFd for ChildStdout {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.get_ref().as_fd()
+    }
+}
+
+impl AsFd for ChildStderr {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.get_ref().as_fd()
     }
 }

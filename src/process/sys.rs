@@ -61,6 +61,17 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// Clears `O_NONBLOCK`: the fd blocks again (for a pipe handed back to blocking code).
+pub(crate) fn set_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let flags = syscall!(fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
+    syscall!(fcntl(
+        fd.as_raw_fd(),
+        libc::F_SETFL,
+        flags & !libc::O_NONBLOCK
+    ))?;
+    Ok(())
+}
+
 /// `pidfd_open(pid, 0)`: an fd that becomes readable when the child exits (Linux 5.3+).
 /// It is close-on-exec by definition.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -457,5 +468,76 @@ impl SigchldSlot {
 impl AsRawFd for SigchldSlot {
     fn as_raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
+    }
+}
+
+/// `write` to a pipe that never raises `SIGPIPE`: the pipe twin of [`send`]'s `MSG_NOSIGNAL`.
+/// A write to a pipe whose read end is closed fails with `EPIPE` (`BrokenPipe`) whatever the
+/// process's `SIGPIPE` disposition, and the process-wide disposition is left alone.
+///
+/// How: `SIGPIPE` is blocked on this thread for the duration of the `write` (the kernel sends
+/// the signal to the writing thread, where it stays pending while blocked); on `EPIPE` the
+/// pending `SIGPIPE` is taken back with a zero-timeout `sigtimedwait`, then the thread's mask
+/// is restored. If the caller had already blocked `SIGPIPE` on this thread, it is left
+/// pending for them, as a plain `write` would. Cost: two `pthread_sigmask` calls per write.
+/// A `SIGPIPE` sent to the whole process by `kill` at the instant of a failed write may be
+/// taken along with ours (signals of one number do not queue anyway).
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+pub(crate) fn write_pipe(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
+    let mut sigpipe = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    let mut previous = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: `sigemptyset` initialises the set it is given (a live, writable sigset_t), and
+    // `sigaddset` adds a valid signal number to that initialised set.
+    let sigpipe = unsafe {
+        libc::sigemptyset(sigpipe.as_mut_ptr());
+        libc::sigaddset(sigpipe.as_mut_ptr(), libc::SIGPIPE);
+        sigpipe.assume_init()
+    };
+    // SAFETY: both pointers are to live sigset_t values; `previous` is written by the call
+    // (which cannot fail with SIG_BLOCK and a valid set) before it is read below.
+    let previous = unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &sigpipe, previous.as_mut_ptr());
+        previous.assume_init()
+    };
+    // SAFETY: `previous` is an initialised sigset_t.
+    let was_blocked = unsafe { libc::sigismember(&previous, libc::SIGPIPE) } == 1;
+    // SAFETY: `bytes` is a live slice; write reads at most `bytes.len()` bytes from it.
+    let ret = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+    let result = if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    };
+    if !was_blocked {
+        if matches!(&result, Err(err) if err.raw_os_error() == Some(libc::EPIPE)) {
+            let no_wait = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            loop {
+                // SAFETY: `sigpipe` is an initialised set, the info pointer may be null, and
+                // `no_wait` is a live timespec; the call only reads them.
+                let taken = unsafe { libc::sigtimedwait(&sigpipe, std::ptr::null_mut(), &no_wait) };
+                if taken != -1 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                    break;
+                }
+            }
+        }
+        // SAFETY: `sigpipe` is an initialised set; the old-mask pointer may be null.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &sigpipe, std::ptr::null_mut()) };
+    }
+    result
+}
+
+/// `write` to a pipe. Elsewhere Rust programs ignore SIGPIPE from the start (see the Linux
+/// version for the mechanism that does not rely on it).
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+pub(crate) fn write_pipe(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: `bytes` is a live slice; write reads at most `bytes.len()` bytes from it.
+    let ret = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
     }
 }

@@ -73,7 +73,17 @@ impl Id {
     fn next() -> Id {
         // A process-wide counter; only uniqueness matters, so this std atomic is no part of
         // any protocol loom needs to see.
+        #[cfg(not(loom))]
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        // Under loom the count restarts with every execution of a model (loom's lazy statics
+        // are per execution): the owned set picks a task's shard, and so which mutex it locks,
+        // from the id, and loom can replay a schedule only if every execution makes the same
+        // choices. A process-wide count made them depend on the models run before, which
+        // once tripped loom's own consistency assertion.
+        #[cfg(loom)]
+        loom::lazy_static! {
+            static ref NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        }
         Id(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
     }
 

@@ -12,6 +12,7 @@ mod io;
 mod io_util;
 mod join_set;
 mod net;
+mod process;
 mod runtime;
 mod signal;
 mod sync;
