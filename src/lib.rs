@@ -63,6 +63,9 @@ pub mod executor;
 pub mod fs;
 pub mod io;
 pub mod macros;
+#[cfg(any(loom, doc))]
+#[cfg_attr(docsrs, doc(cfg(loom)))]
+pub mod model;
 pub mod net;
 pub mod process;
 pub mod signal;

@@ -69,6 +69,15 @@ impl ThreadParker {
     }
 }
 
+#[cfg(loom)]
+impl ThreadParker {
+    /// Whether an unpark is waiting for the next park (the model clock must not move then:
+    /// the parking thread has work).
+    pub(crate) fn has_token(&self) -> bool {
+        self.inner.state.load(SeqCst) == NOTIFIED
+    }
+}
+
 impl Default for ThreadParker {
     fn default() -> ThreadParker {
         ThreadParker::new()

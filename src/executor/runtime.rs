@@ -141,7 +141,8 @@ impl Builder {
     }
 
     /// The parker the scheduler sleeps in: the reactor, except under loom, which cannot see
-    /// a thread blocked in `epoll_wait` (the reactor has loom models of its own).
+    /// a thread blocked in `epoll_wait` (the reactor has loom models of its own): there it
+    /// is a plain parker plus the timer wheel on the model clock.
     fn driver(&self) -> io::Result<(Box<dyn Park>, Resources)> {
         #[cfg(not(loom))]
         {
@@ -154,10 +155,13 @@ impl Builder {
         }
         #[cfg(loom)]
         {
-            Ok((
-                Box::new(super::park::ThreadParker::new()),
-                Resources::default(),
-            ))
+            // The model clock: see `reactor::ModelDriver` and DESIGN.md, "Virtual time".
+            let driver = crate::reactor::ModelDriver::new(self.kind == Kind::CurrentThread)?;
+            let resources = Resources {
+                driver: Some(driver.handle()),
+                blocking: None,
+            };
+            Ok((Box::new(driver), resources))
         }
     }
 

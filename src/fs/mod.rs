@@ -39,6 +39,8 @@ where
     F: FnOnce() -> io::Result<T> + Send + 'static,
     T: Send + 'static,
 {
+    // Real files in a model would make its outcome depend on the disk: refused under loom.
+    crate::reactor::refuse_under_loom()?;
     match crate::spawn_blocking(f).await {
         Ok(result) => result,
         Err(error) => Err(io::Error::other(format!(

@@ -293,8 +293,12 @@ impl std::fmt::Debug for BranchWakers {
 }
 
 /// Where a fair `select!` starts looking: rotates per thread, so no branch is always first.
+///
+/// Under loom the counter is a loom thread-local: it starts at 0 in every loom thread of
+/// every interleaving, so a model replays the same branch order (std's would carry over
+/// from one interleaving to the next and make the model nondeterministic).
 pub fn select_start(count: usize) -> usize {
-    std::thread_local! {
+    crate::loom::thread_local! {
         static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     }
     NEXT.with(|next| {

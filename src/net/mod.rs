@@ -51,6 +51,7 @@ where
     F: FnMut(SocketAddr) -> Fut,
     Fut: std::future::Future<Output = io::Result<T>>,
 {
+    crate::reactor::refuse_under_loom()?;
     let mut last_error = None;
     for addr in resolve(addr)? {
         match each(addr).await {

@@ -24,6 +24,7 @@ impl UnixListener {
     /// # Errors
     /// The OS's (`AddrInUse` if the path exists); or outside a runtime.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        crate::reactor::refuse_under_loom()?;
         let listener = mio::net::UnixListener::bind(path)?;
         Ok(UnixListener {
             io: PollEvented::with_interest(listener, mio::Interest::READABLE)?,
@@ -85,6 +86,7 @@ impl UnixStream {
     /// # Errors
     /// The OS's (`NotFound`, `ConnectionRefused`, ...); or outside a runtime.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        crate::reactor::refuse_under_loom()?;
         let stream = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
         loop {
             let event = stream.io.registration().readiness(Direction::Write).await?;
@@ -106,6 +108,7 @@ impl UnixStream {
     /// # Errors
     /// The OS's; or outside a runtime.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        crate::reactor::refuse_under_loom()?;
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
     }

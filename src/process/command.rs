@@ -169,6 +169,7 @@ impl Command {
     }
 
     fn spawn_with(&self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> io::Result<Child> {
+        crate::reactor::refuse_under_loom()?;
         let program = resolve_program(&self.program)?;
         let plan = super::pool::exec_plan(&program, &self.args, &self.env, None)
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;

@@ -393,6 +393,7 @@ impl Builder {
     /// [`ProcessError::Spawn`] if a worker cannot be started or exits before it is ready,
     /// for example because its `main` does not call `run_worker_if_child`.
     pub fn build(self) -> Result<ProcessPool, ProcessError> {
+        crate::reactor::refuse_under_loom().map_err(ProcessError::Spawn)?;
         let workers = match self.workers {
             Some(0) => {
                 return Err(ProcessError::InvalidConfig(

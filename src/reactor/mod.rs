@@ -71,6 +71,33 @@ use slab::IoSlab;
 /// has shut down.
 pub(crate) const SHUTDOWN_MESSAGE: &str = "the runtime owning this resource has shut down";
 
+/// What real sockets, pipes, files and child processes return under `--cfg loom`: loom
+/// cannot see a thread blocked in `epoll_wait`, so a model has no OS I/O; in-memory streams
+/// are the way to model I/O (see `spindle::model`).
+#[cfg_attr(not(loom), allow(dead_code))]
+pub(crate) const LOOM_UNSUPPORTED: &str = "not available under loom: use io::duplex";
+
+/// What timers panic with in a multi-thread runtime under loom.
+#[cfg(loom)]
+pub(crate) const LOOM_MULTI_THREAD_TIMERS: &str =
+    "timers under loom run on the model clock of a current-thread runtime only \
+     (spindle::model::check or Builder::new_current_thread); a multi-thread runtime has none yet";
+
+/// `Err(Unsupported, "not available under loom: use io::duplex")` under `--cfg loom`, `Ok`
+/// otherwise. Called by every constructor of real I/O before it touches the OS, and by
+/// [`Handle::current`], which every registration goes through.
+#[inline]
+pub(crate) fn refuse_under_loom() -> io::Result<()> {
+    #[cfg(loom)]
+    {
+        Err(io::Error::new(io::ErrorKind::Unsupported, LOOM_UNSUPPORTED))
+    }
+    #[cfg(not(loom))]
+    {
+        Ok(())
+    }
+}
+
 /// The token of the driver's own `mio::Waker`; slab tokens never have the top bit set.
 const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
 /// Events taken from the OS per `epoll_wait`.
@@ -99,6 +126,15 @@ pub(crate) struct Inner {
     unpark: std::sync::Arc<DriverUnpark>,
     /// Tick 0 of the timer wheel.
     start: Instant,
+    /// Under loom: whether a timer was ever filed. A plain std atomic, invisible to loom on
+    /// purpose: models without timers then pay no loom operation for the model clock. loom
+    /// runs a model's threads one at a time, so it reads the same in every replay.
+    #[cfg(loom)]
+    pub(crate) timers_used: std::sync::atomic::AtomicBool,
+    /// Under loom: whether this runtime has a model clock (current-thread runtimes do; a
+    /// multi-thread runtime's timers are refused, see [`ModelDriver`]).
+    #[cfg(loom)]
+    pub(crate) model_clock: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) struct Sources {
@@ -114,6 +150,10 @@ pub(crate) struct Timers {
     parked_until: Option<u64>,
     /// Set when the driver is dropped.
     pub(crate) closed: bool,
+    /// Under loom: the model clock, in ticks since `start`. It moves only when the runtime
+    /// is idle, to the next deadline ([`Handle::advance_model_clock`]).
+    #[cfg(loom)]
+    model_now: u64,
 }
 
 const EMPTY: usize = 0;
@@ -152,12 +192,18 @@ impl Driver {
                 wheel: TimerWheel::new(),
                 parked_until: None,
                 closed: false,
+                #[cfg(loom)]
+                model_now: 0,
             }),
             unpark: std::sync::Arc::new(DriverUnpark {
                 state: AtomicUsize::new(EMPTY),
                 waker,
             }),
             start: Instant::now(),
+            #[cfg(loom)]
+            timers_used: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(loom)]
+            model_clock: std::sync::atomic::AtomicBool::new(false),
         };
         Ok(Driver {
             poll,
@@ -299,6 +345,80 @@ impl Driver {
     }
 }
 
+/// The parker of a runtime under loom: loom cannot see a thread blocked in `epoll_wait`, so
+/// the scheduler sleeps on a [`ThreadParker`](crate::executor::park::ThreadParker), and the
+/// reactor is kept only for its timer wheel, which runs on the model clock. Its sockets are
+/// never registered: every I/O constructor refuses under loom ([`refuse_under_loom`]).
+#[cfg(loom)]
+pub(crate) struct ModelDriver {
+    parker: crate::executor::park::ThreadParker,
+    reactor: Driver,
+    /// Current-thread: the thread parking here is the only one that runs tasks, so finding
+    /// no token means the runtime is idle, and the park itself advances the model clock.
+    /// Multi-thread: not implemented (deciding that every worker and every `block_on` thread
+    /// is idle needs the check and the sleep to be one step for each of them; a first try
+    /// that checked before sleeping let the last two sleepers both miss each other), so its
+    /// timers panic with a clear message rather than deadlock.
+    advance_in_park: bool,
+}
+
+#[cfg(loom)]
+impl ModelDriver {
+    pub(crate) fn new(advance_in_park: bool) -> io::Result<ModelDriver> {
+        let reactor = Driver::new()?;
+        reactor
+            .handle
+            .inner
+            .model_clock
+            .store(advance_in_park, std::sync::atomic::Ordering::Relaxed);
+        Ok(ModelDriver {
+            parker: crate::executor::park::ThreadParker::new(),
+            reactor,
+            advance_in_park,
+        })
+    }
+
+    pub(crate) fn handle(&self) -> Handle {
+        self.reactor.handle()
+    }
+}
+
+#[cfg(loom)]
+impl Park for ModelDriver {
+    fn park(&mut self, timeout: Option<Duration>) {
+        // The std flag first: a model that never filed a timer spends no loom operation here.
+        if timeout.is_none()
+            && self.advance_in_park
+            && self
+                .reactor
+                .handle
+                .inner
+                .timers_used
+                .load(std::sync::atomic::Ordering::Relaxed)
+            && !self.parker.has_token()
+            && self.reactor.handle.advance_model_clock()
+        {
+            return; // time moved and woke a task: a (permitted) early return
+        }
+        self.parker.park(timeout);
+    }
+
+    fn unparker(&self) -> UnparkHandle {
+        self.parker.unparker()
+    }
+
+    fn shutdown(&mut self) {
+        self.reactor.shutdown();
+    }
+}
+
+#[cfg(loom)]
+impl fmt::Debug for ModelDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModelDriver").finish_non_exhaustive()
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         self.shutdown();
@@ -321,8 +441,15 @@ impl Handle {
     /// The reactor of the runtime this thread runs in.
     ///
     /// # Errors
-    /// Outside a runtime, or in one without an I/O driver.
+    /// Outside a runtime, or in one without an I/O driver; under `--cfg loom` always
+    /// ([`refuse_under_loom`]).
     pub(crate) fn current() -> io::Result<Handle> {
+        refuse_under_loom()?;
+        Handle::current_driver()
+    }
+
+    /// The runtime's driver, for timers: they work under loom too, on the model clock.
+    pub(crate) fn current_driver() -> io::Result<Handle> {
         crate::executor::context::with_current(|runtime| {
             let runtime = runtime.ok_or_else(|| {
                 io::Error::other(
@@ -339,7 +466,16 @@ impl Handle {
     /// Like [`current`](Self::current) for APIs that cannot return an error (timers).
     #[track_caller]
     pub(crate) fn current_or_panic(what: &str) -> Handle {
-        match Handle::current() {
+        match Handle::current_driver() {
+            #[cfg(loom)]
+            Ok(handle)
+                if !handle
+                    .inner
+                    .model_clock
+                    .load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                panic!("{what}: {LOOM_MULTI_THREAD_TIMERS}")
+            }
             Ok(handle) => handle,
             Err(error) => panic!("{what}: {error}"),
         }
@@ -364,8 +500,60 @@ impl Handle {
         u64::try_from(millis).unwrap_or(MAX_TICK).min(MAX_TICK)
     }
 
+    /// The timers' clock: `Instant::now()`, or under loom the model clock (which `timers`,
+    /// held by the caller, guards).
+    pub(crate) fn now(&self, timers: &Timers) -> Instant {
+        #[cfg(loom)]
+        {
+            self.inner
+                .tick_to_instant(timers.model_now)
+                .unwrap_or(self.inner.start)
+        }
+        #[cfg(not(loom))]
+        {
+            let _ = timers;
+            Instant::now()
+        }
+    }
+
+    /// Under loom: if a timer is pending, moves the model clock to the earliest deadline and
+    /// fires the timers due then (waking their tasks after the lock); returns whether it did.
+    /// The runtime calls it at a park point, when it has found every runtime thread idle:
+    /// that is the only way the model clock moves. See DESIGN.md, "Loom", "Virtual time".
+    #[cfg(loom)]
+    pub(crate) fn advance_model_clock(&self) -> bool {
+        if !self
+            .inner
+            .timers_used
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return false; // no timer was ever filed: no loom operation at all
+        }
+        let mut wakers = Vec::new();
+        {
+            let mut timers = self.timers();
+            if timers.closed {
+                return false;
+            }
+            let Some(next) = timers.wheel.next_expiration() else {
+                return false;
+            };
+            timers.model_now = timers.model_now.max(next);
+            let now = timers.model_now;
+            timers.wheel.advance(now, &mut wakers);
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+        true
+    }
+
     /// Wakes the driver if it is blocked past `tick` (a timer inserted from another thread).
     pub(crate) fn timer_inserted(&self, timers: &mut Timers, tick: u64) {
+        #[cfg(loom)]
+        self.inner
+            .timers_used
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(parked_until) = timers.parked_until {
             if tick < parked_until {
                 timers.parked_until = Some(tick);

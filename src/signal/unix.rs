@@ -122,6 +122,7 @@ const FORBIDDEN: [libc::c_int; 5] = [
 /// or a number outside `1..=64`; `WouldBlock` with 64 listeners for this signal
 /// alive already; the OS's error if a socket pair cannot be created (`EMFILE`).
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
+    crate::reactor::refuse_under_loom()?;
     if FORBIDDEN.contains(&kind.0) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

@@ -451,6 +451,25 @@ fn loom_watch_send_races_changed() {
     });
 }
 
+/// A receiver waits in `changed` while the sender, kept alive, sends once: the send itself
+/// must wake it (a close cannot stand in for the missing wake: the sender is dropped only
+/// after the receiver saw the value). A lost wake leaves the receiver parked: loom reports
+/// the deadlock.
+#[test]
+fn loom_watch_send_wakes_a_waiting_receiver() {
+    ::loom::model(|| {
+        let (tx, mut rx) = super::watch::channel(0);
+        let sender = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx
+        });
+        block_on(rx.changed()).unwrap();
+        assert_eq!(*rx.borrow(), 1);
+        drop(sender.join().unwrap());
+        assert!(block_on(rx.changed()).is_err(), "the close was not seen");
+    });
+}
+
 // ---------------------------------------------------------------- broadcast
 
 /// Two values into a ring of one while the receiver reads: it gets both, or is told it

@@ -28,7 +28,7 @@ use super::sleep::Sleep;
 /// If `period` is zero, or outside a spindle runtime.
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(super::now(), period)
 }
 
 /// Ticks every `period`, the first tick at `start`.
@@ -106,7 +106,7 @@ impl Interval {
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
-        let now = Instant::now();
+        let now = super::now();
         let missed = now > scheduled + MISSED_SLACK;
         let next = if missed {
             self.missed_tick_behavior
@@ -131,7 +131,7 @@ impl Interval {
 
     /// Restarts the schedule with the next tick now.
     pub fn reset_immediately(&mut self) {
-        self.sleep.reset(Instant::now());
+        self.sleep.reset(super::now());
     }
 
     /// Restarts the schedule with the next tick `after` from now.

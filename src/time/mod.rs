@@ -56,8 +56,20 @@ pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 /// `now + duration`, or a deadline about 30 years away if that overflows `Instant`: far
 /// enough to never fire, near enough for every platform's `Instant` to represent.
 pub(crate) fn deadline_after(duration: Duration) -> Instant {
-    let now = Instant::now();
+    let now = now();
     now.checked_add(duration).unwrap_or_else(|| far_future(now))
+}
+
+/// The timers' "now": `Instant::now()`, except under loom inside a runtime, where it is the
+/// runtime's model clock (which starts at the runtime's creation and moves only when every
+/// runtime thread is idle, to the next deadline).
+pub(crate) fn now() -> Instant {
+    #[cfg(loom)]
+    if let Ok(handle) = crate::reactor::Handle::current_driver() {
+        let timers = handle.timers();
+        return handle.now(&timers);
+    }
+    Instant::now()
 }
 
 pub(crate) fn far_future(now: Instant) -> Instant {

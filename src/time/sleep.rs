@@ -83,7 +83,7 @@ impl Sleep {
         if timers.closed {
             return; // the next poll reports the shutdown
         }
-        let due = if Instant::now() >= deadline {
+        let due = if self.handle.now(&timers) >= deadline {
             // Passed: the next poll completes without an entry; wake the task to make it.
             self.key = None;
             timers.wheel.remove(key)
@@ -125,7 +125,7 @@ impl Future for Sleep {
         let (state, replaced) = match this.key {
             Some(key) => timers.wheel.poll(key, cx.waker()),
             None => {
-                if Instant::now() >= this.deadline {
+                if this.handle.now(&timers) >= this.deadline {
                     (TimerState::Fired, None) // in the past: no entry at all
                 } else {
                     let tick = this.handle.deadline_to_tick(this.deadline);

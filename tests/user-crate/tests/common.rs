@@ -1,0 +1,64 @@
+//! Shared by the model files: assert that a model of buggy code fails, and time each check.
+#![allow(dead_code)] // each test file uses some of these
+//!
+//! A failing interleaving may end in loom's deadlock report, after which loom's state is
+//! gone and the destructors unwinding through the runtime abort the process. So a buggy
+//! model runs in a child process (this test binary again, told by an environment variable
+//! to run just that model), and the parent asserts that the child failed with the expected
+//! report.
+
+use std::process::Command;
+use std::time::Instant;
+
+const CHILD: &str = "SPINDLE_USER_CRATE_MODEL";
+
+/// In the parent: runs the test `test` of this binary in a child process and asserts that
+/// it failed and that its output contains `expected` (the panic message or loom's
+/// "deadlock"). In the child (`test` is the one asked for): runs `model`, which must panic.
+pub fn assert_model_fails(test: &str, expected: &str, model: impl FnOnce()) {
+    if std::env::var(CHILD).as_deref() == Ok(test) {
+        model();
+        panic!("{test}: the buggy version passed every interleaving: the model proves nothing");
+    }
+    let start = Instant::now();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .env(CHILD, test)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("running the model in a child process");
+    let elapsed = start.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !output.status.success(),
+        "{test}: the buggy version passed: {stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains(expected) || stdout.contains(expected),
+        "{test}: failed, but not with {expected:?}:\n{stdout}{stderr}"
+    );
+    assert!(
+        !stderr.contains("passed every interleaving"),
+        "{test}: the buggy version passed every interleaving"
+    );
+    eprintln!(
+        "{test}: bug found ({expected:?}) in {:.2} s",
+        elapsed.as_secs_f64()
+    );
+}
+
+/// Runs `check` (a model of the fixed code), which must pass; prints time and iterations.
+/// In a child process started for another test, does nothing.
+pub fn assert_model_passes(name: &str, check: impl FnOnce() -> spindle::model::Report) {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let start = Instant::now();
+    let report = check();
+    eprintln!(
+        "{name}: passed {} interleavings in {:.2} s",
+        report.iterations,
+        start.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,108 @@
+//! (a) A lost update between two tasks: each adds one to a shared counter.
+//!
+//! The buggy version reads the counter, then writes the read value plus one (check-then-act):
+//! when both tasks read before either writes, one increment is lost. The fixed version
+//! increments in one atomic read-modify-write.
+//!
+//! Two shapes: two tasks on two workers (the race inside synchronous code: slow to find,
+//! `#[ignore]`d, run by `run.sh` when `SPINDLE_SLOW_MODELS=1`), and two tasks on one thread
+//! with an `.await` between the check and the act (the async form of the same bug: found in
+//! well under a second, run on every CI).
+#![cfg(loom)]
+
+mod common;
+
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+
+/// The application code: add one to the counter.
+fn increment_buggy(counter: &AtomicUsize) {
+    let seen = counter.load(SeqCst);
+    counter.store(seen + 1, SeqCst);
+}
+
+fn increment_fixed(counter: &AtomicUsize) {
+    counter.fetch_add(1, SeqCst);
+}
+
+/// Two tasks on two workers increment once each; the counter must end at two.
+fn model(increment: fn(&AtomicUsize)) -> spindle::model::Report {
+    spindle::model::Builder::new_multi_thread()
+        .worker_threads(2)
+        .check(move || async move {
+            let counter = Arc::new(AtomicUsize::new(0));
+            let tasks: Vec<_> = (0..2)
+                .map(|_| {
+                    let counter = counter.clone();
+                    spindle::spawn(async move { increment(&counter) })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+            assert_eq!(counter.load(SeqCst), 2, "an increment was lost");
+        })
+}
+
+/// The async form: the check and the act are separated by an await point, where the other
+/// task runs. One thread; the tasks interleave only at their awaits.
+async fn increment_across_await_buggy(counter: Arc<AtomicUsize>) {
+    let seen = counter.load(SeqCst);
+    spindle::task::yield_now().await;
+    counter.store(seen + 1, SeqCst);
+}
+
+async fn increment_across_await_fixed(counter: Arc<AtomicUsize>) {
+    spindle::task::yield_now().await;
+    counter.fetch_add(1, SeqCst);
+}
+
+fn model_across_await<Fut>(increment: fn(Arc<AtomicUsize>) -> Fut) -> spindle::model::Report
+where
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    spindle::model::check(move || async move {
+        let counter = Arc::new(AtomicUsize::new(0));
+        let first = spindle::spawn(increment(counter.clone()));
+        let second = spindle::spawn(increment(counter.clone()));
+        first.await.unwrap();
+        second.await.unwrap();
+        assert_eq!(counter.load(SeqCst), 2, "an increment was lost");
+    })
+}
+
+#[test]
+fn buggy_check_await_act_loses_an_update() {
+    common::assert_model_fails(
+        "buggy_check_await_act_loses_an_update",
+        "an increment was lost",
+        || {
+            model_across_await(increment_across_await_buggy);
+        },
+    );
+}
+
+#[test]
+fn fixed_read_modify_write_after_await_keeps_both_updates() {
+    common::assert_model_passes("lost_update across await, fixed", || {
+        model_across_await(increment_across_await_fixed)
+    });
+}
+
+#[test]
+#[ignore = "slow: two workers; run.sh runs it with SPINDLE_SLOW_MODELS=1"]
+fn buggy_check_then_act_loses_an_update() {
+    common::assert_model_fails(
+        "buggy_check_then_act_loses_an_update",
+        "an increment was lost",
+        || {
+            model(increment_buggy);
+        },
+    );
+}
+
+#[test]
+#[ignore = "slow: two workers; run.sh runs it with SPINDLE_SLOW_MODELS=1"]
+fn fixed_fetch_add_keeps_both_updates() {
+    common::assert_model_passes("lost_update fixed", || model(increment_fixed));
+}
