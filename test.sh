@@ -18,6 +18,10 @@ cargo test -p spindle --features futures-io --test futures_util
 cargo test -p spindle --features serde --lib serde_codec
 cargo test -p spindle --features serde --test serde_format --test process_serde
 cargo test -p spindle --features serde --doc -- Serde ReadmeDoctests
+# `hyper`: the compat unit tests, hyper serving over spindle (tests/hyper.rs) and the
+# hello_http example's self-test.
+cargo test -p spindle --features hyper --lib compat::hyper
+cargo test -p spindle --features hyper --test hyper --example hello_http
 # Loom: every model explores all interleavings up to LOOM_MAX_PREEMPTIONS preemptions (the
 # multi-worker models set a lower bound of their own). Its own target dir keeps `--cfg loom`
 # from rebuilding the normal build.

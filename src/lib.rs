@@ -17,6 +17,7 @@
 //! | signals on the event loop        | `ctrl_c`, Unix signal listeners (a self-pipe on the reactor) | [`signal`]        |
 //! | files without blocking the loop  | `File`, `read`, `write`, `read_dir`, on the blocking pool | [`fs`]            |
 //! | processes, `multiprocessing.Pool`, `ProcessPoolExecutor` | a process pool of registered jobs; async child processes (`Command`) | [`process`] |
+//! | an HTTP server (hyper) on the loop | hyper 1.x's I/O, executor and timer traits (feature `hyper`) | `compat` |
 //!
 //! The event loop's I/O half, the reactor (a mio driver and the readiness of every source),
 //! is private: [`io`], [`net`] and [`time`] are its public face.
@@ -28,6 +29,7 @@
 //! - `futures-io`: the `futures_io::{AsyncRead, AsyncWrite}` traits for spindle's sockets and
 //!   I/O types, so runtime-neutral code (futures-util's codecs and helpers) drives them.
 //! - `serde`: `process::Serde`, process-pool jobs whose inputs and outputs are serde types.
+//! - `hyper`: `compat::hyper`, hyper 1.x's `Read`/`Write`, `Executor` and `Timer` on spindle.
 //!
 //! Start reading at [`task`] (one allocation per task, the state machine), then
 //! [`executor`] (who runs next and why nothing is polled without a wake).
@@ -55,6 +57,8 @@
 pub(crate) mod loom;
 pub(crate) mod reactor;
 
+#[cfg(feature = "hyper")]
+pub mod compat;
 pub mod executor;
 pub mod fs;
 pub mod io;
