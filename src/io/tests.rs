@@ -167,7 +167,12 @@ fn a_reader_that_swaps_its_read_buf_is_caught() {
             _cx: &mut Context<'_>,
             buf: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
+            // Memory that outlives any lent buffer, as a swap needs: leaked on purpose, and
+            // kept reachable from a static so LeakSanitizer (ci/asan.sh) does not report it.
+            use std::sync::atomic::{AtomicPtr, Ordering};
+            static LEAKED: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
             let own: &'static mut [u8] = Box::leak(vec![1u8; 8].into_boxed_slice());
+            LEAKED.store(own.as_mut_ptr(), Ordering::Relaxed);
             let mut other = ReadBuf::new(own);
             other.advance(8);
             *buf = other;
