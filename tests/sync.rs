@@ -954,10 +954,14 @@ fn cancelled_waiters_wakers_are_dropped_outside_the_primitives_locks() {
     without_deadlock("oneshot recv, cancelled", || {
         let (tx, rx) = oneshot::channel::<u32>();
         let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
-        let probe = tx.clone();
+        // Weak: the receiver's stored waker stays in the channel until the channel is freed,
+        // and a strong reference to the sender in it would keep the channel alive for ever.
+        let probe = Arc::downgrade(&tx);
         let mut rx = Box::pin(rx);
         let waker = Waker::from(Arc::new(LockingWaker(Box::new(move || {
-            if let Some(tx) = probe.lock().unwrap().as_ref() {
+            let Some(slot) = probe.upgrade() else { return };
+            let guard = slot.lock().unwrap();
+            if let Some(tx) = guard.as_ref() {
                 let _ = tx.is_closed();
             }
         }))));

@@ -393,10 +393,16 @@ impl<T> Chan<T> {
 
     fn drop_receiver(&self) {
         self.close();
-        // Take the buffered values out and drop them after unlocking: their destructors may
-        // use this channel (e.g. drop one of its senders).
-        let buffered = std::mem::take(&mut self.lock().buffer);
+        // Take the buffered values and the receiver's stored waker out and drop them after
+        // unlocking: their destructors may use this channel (e.g. drop one of its senders).
+        // The waker goes now, not with the channel: it would pin its task (and anything the
+        // task holds, such as a sender of this very channel) as long as a sender lives.
+        let (buffered, waker) = {
+            let mut state = self.lock();
+            (std::mem::take(&mut state.buffer), state.rx_waker.take())
+        };
         drop(buffered);
+        drop(waker);
     }
 }
 
