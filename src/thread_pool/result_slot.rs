@@ -38,7 +38,7 @@ pub(crate) enum Spin {
     /// crossbeam's `Backoff` until it advises blocking: a few spins and yields.
     Backoff,
     /// Yields for up to this long; skipped by a timed wait whose timeout is shorter.
-    YieldFor(Duration),
+    YieldFor(#[cfg_attr(loom, allow(dead_code))] Duration),
 }
 
 /// A one-shot result slot, completed by one thread and taken by one consumer.
