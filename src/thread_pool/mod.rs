@@ -30,7 +30,7 @@
 //! to a thread just started and not yet at its first look at the queue, else starts a
 //! thread if the pool is below its maximum, else leaves it queued for the next thread to
 //! finish. Each job's result travels through a one-shot slot (an
-//! atomic claim word, then a [`ResultSlot`]: a waker, a mutex and condvar for blocking
+//! atomic claim word, then a `ResultSlot`: a waker, a mutex and condvar for blocking
 //! waits, shared with the process pool): see `job.rs` and `result_slot.rs`.
 //!
 //! # Invariants, and what checks them
