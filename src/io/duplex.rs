@@ -14,6 +14,7 @@ use std::task::{ready, Context, Poll, Waker};
 
 use super::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::task::register_waker;
 
 /// One end of a [`duplex`] pipe: what it writes, the other end reads, and back.
 ///
@@ -116,15 +117,6 @@ fn wake(waker: Option<Waker>) {
     }
 }
 
-/// Stores `cx`'s waker in `slot`, unless the one there already wakes the same task.
-/// Returns the replaced waker, to be dropped after the lock is released.
-fn register(slot: &mut Option<Waker>, cx: &Context<'_>) -> Option<Waker> {
-    match slot {
-        Some(waker) if waker.will_wake(cx.waker()) => None,
-        _ => slot.replace(cx.waker().clone()),
-    }
-}
-
 impl AsyncRead for DuplexStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -137,7 +129,7 @@ impl AsyncRead for DuplexStream {
             if pipe.closed {
                 return Poll::Ready(Ok(())); // end of stream
             }
-            let old = register(&mut pipe.reader, cx);
+            let old = register_waker(&mut pipe.reader, cx.waker());
             drop(pipe);
             drop(old);
             return Poll::Pending;
@@ -168,7 +160,7 @@ impl AsyncWrite for DuplexStream {
         }
         let room = pipe.max - pipe.buffer.len();
         if room == 0 && !buf.is_empty() {
-            let old = register(&mut pipe.writer, cx);
+            let old = register_waker(&mut pipe.writer, cx.waker());
             drop(pipe);
             drop(old);
             return Poll::Pending;

@@ -187,10 +187,7 @@ impl Inner {
                 .parent
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            match &*parent {
-                Some(current) if current.will_wake(cx.waker()) => None,
-                _ => parent.replace(cx.waker().clone()),
-            }
+            crate::task::register_waker(&mut parent, cx.waker())
         };
         // The replaced waker is dropped only now, with the lock released.
         drop(stale);

@@ -88,10 +88,7 @@ impl<F: Future> Future for AuditPolls<F> {
         });
         let stale = {
             let mut parent = state.parent.lock().unwrap_or_else(PoisonError::into_inner);
-            match &*parent {
-                Some(current) if current.will_wake(cx.waker()) => None,
-                _ => parent.replace(cx.waker().clone()),
-            }
+            crate::task::register_waker(&mut parent, cx.waker())
         };
         drop(stale); // outside the lock
         if !state.woken.swap(false, Ordering::AcqRel) {

@@ -308,7 +308,7 @@ enum ExitWatch {
     /// Readable after every SIGCHLD (no pidfd available): re-check the child.
     Sigchld(AsyncFd<sys::SigchldSlot>),
     /// A thread blocked in `waitpid` (no pidfd, every SIGCHLD slot taken); it reaps the child.
-    Thread(std::sync::Arc<super::slot::ResultSlot<io::Result<WaitStatus>>>),
+    Thread(std::sync::Arc<crate::thread_pool::ResultSlot<io::Result<WaitStatus>>>),
 }
 
 impl ExitWatch {
@@ -357,7 +357,7 @@ impl ExitWatch {
                 Interest::READABLE,
             )?));
         }
-        let slot = std::sync::Arc::new(super::slot::ResultSlot::new());
+        let slot = std::sync::Arc::new(crate::thread_pool::ResultSlot::new());
         let reaped = slot.clone();
         std::thread::Builder::new()
             .name("spindle-child-wait".to_owned())
@@ -430,7 +430,9 @@ impl Child {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 ExitWatch::PidFd(_) => sys::try_wait(self.pid)?,
                 ExitWatch::Sigchld(_) => sys::try_wait(self.pid)?,
-                ExitWatch::Thread(slot) if slot.is_complete() => Some(slot.wait_take()?),
+                ExitWatch::Thread(slot) if slot.is_complete() => {
+                    Some(slot.wait_take(sys::SLOT_SPIN)?)
+                }
                 ExitWatch::Thread(_) => None,
             };
             self.status = status.map(exit_status);

@@ -42,7 +42,8 @@
 //!   types in a small binary encoding whose decoder never panics or trusts a length. With
 //!   the `serde` feature, `Serde<T>` (`serde.rs`) carries any serde type in that same
 //!   encoding.
-//! - **Results** (`slot.rs`): each job has a one-shot slot (mutex + condvar + waker) that
+//! - **Results**: each job has a one-shot slot (mutex + condvar + waker; the crate's shared
+//!   `ResultSlot`, in `thread_pool/result_slot.rs`, which the thread pool's handles use too) that
 //!   the supervisor completes; [`ProcessJob`] is a future over it and a blocking handle. No
 //!   reactor is needed: the supervisor's wake is the notification.
 //!
@@ -89,7 +90,6 @@ mod pool;
 #[cfg(feature = "serde")]
 #[path = "serde.rs"]
 mod serde_codec;
-mod slot;
 mod supervisor;
 mod sys;
 mod wake;

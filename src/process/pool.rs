@@ -18,12 +18,12 @@ use super::codec::{decode_exact, Decode, Encode};
 use super::error::ProcessError;
 use super::frame::{reply_items, RequestBuilder, DEFAULT_MAX_FRAME_LEN, TAG_OK, TAG_PANICKED};
 use super::jobs::{Jobs, Signature};
-use super::slot::ResultSlot;
 use super::supervisor::{Config, Outcome, ReplyTo, Request, Shared, Stop, Supervisor};
-use super::sys::ExecPlan;
+use super::sys::{ExecPlan, SLOT_SPIN};
 use super::worker::{marker_value, WORKER_ENV};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 use crate::loom::thread::{self, JoinHandle};
+use crate::thread_pool::ResultSlot;
 
 /// How long a new worker may take to say hello before it counts as failed.
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -463,7 +463,7 @@ impl Builder {
                 }
             })
             .map_err(ProcessError::Spawn)?;
-        match started.wait_take() {
+        match started.wait_take(SLOT_SPIN) {
             Ok(()) => Ok(ProcessPool {
                 shared,
                 supervisor: Mutex::new(Some(handle)),
@@ -604,7 +604,7 @@ impl<O> fmt::Debug for ProcessJob<O> {
 impl<O: Decode> ProcessJob<O> {
     /// Blocks this thread until the job's result is there.
     pub fn wait(self) -> Result<O, ProcessError> {
-        single_result(self.slot.wait_take())
+        single_result(self.slot.wait_take(SLOT_SPIN))
     }
 
     /// Blocks for at most `timeout`; `None` if the job has not finished by then (it keeps
@@ -613,7 +613,9 @@ impl<O: Decode> ProcessJob<O> {
     /// # Panics
     /// If called again after it returned `Some`.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<O, ProcessError>> {
-        self.slot.wait_take_timeout(timeout).map(single_result)
+        self.slot
+            .wait_take_timeout(timeout, SLOT_SPIN)
+            .map(single_result)
     }
 
     /// Whether the result is there (waiting would not block).
@@ -678,7 +680,7 @@ where
                 self.in_flight.push_back((slot, items));
             }
             let (slot, items) = self.in_flight.pop_front()?;
-            self.ready = chunk_results(slot.wait_take(), items).into_iter();
+            self.ready = chunk_results(slot.wait_take(SLOT_SPIN), items).into_iter();
         }
     }
 }

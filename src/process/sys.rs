@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use libc::{c_char, c_int, pid_t};
 
+use crate::thread_pool::Spin;
+
 /// Calls a libc function whose arguments are all plain integers and turns `-1` into the
 /// `errno` error.
 macro_rules! syscall {
@@ -156,6 +158,9 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::R
 /// the answer soon, so it polls for this long first: back-to-back jobs then never sleep,
 /// and an idle pool stops spinning after this long.
 pub(crate) const SPIN: Duration = Duration::from_micros(50);
+
+/// How a thread blocked on a result slot (a job's outcome, a worker's start) looks first.
+pub(crate) const SLOT_SPIN: Spin = Spin::YieldFor(SPIN);
 
 /// [`poll`], but first polling without blocking (yielding the CPU between tries) for up to
 /// `spin`, or until `timeout` if that is sooner: a timeout shorter than `spin` is spent

@@ -237,10 +237,7 @@ impl ScheduledIo {
         let mut waiters = self.waiters.lock().unwrap();
         let waiters_of = waiters.of(direction);
         let replaced = match &mut waiter {
-            WaiterRef::Polled => match &waiters_of.polled {
-                Some(stored) if stored.will_wake(cx.waker()) => None,
-                _ => waiters_of.polled.replace(cx.waker().clone()),
-            },
+            WaiterRef::Polled => crate::task::register_waker(&mut waiters_of.polled, cx.waker()),
             WaiterRef::Entry(key) => waiters_of.list.register(key, cx.waker()),
         };
         // Look again: the driver may have set readiness before we stored the waker, in which

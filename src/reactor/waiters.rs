@@ -96,11 +96,7 @@ impl WaiterList {
     #[must_use = "drop the replaced waker after releasing the lock"]
     pub(crate) fn register(&mut self, key: &mut Option<WaiterKey>, waker: &Waker) -> Option<Waker> {
         if let Some(slot) = key.and_then(|key| self.live_slot(key)) {
-            let stored = slot.waker.as_ref().expect("a live slot holds a waker");
-            if stored.will_wake(waker) {
-                return None;
-            }
-            return slot.waker.replace(waker.clone());
+            return crate::task::register_waker(&mut slot.waker, waker);
         }
         let index = match self.free_head {
             NONE => {

@@ -106,10 +106,7 @@ impl Future for BarrierWait<'_> {
         if let Some(key) = this.key {
             if state.waiters.is_linked(key) {
                 let slot = &mut state.waiters.get_mut(key).1;
-                let stale = match slot {
-                    Some(stored) if stored.will_wake(cx.waker()) => None,
-                    _ => slot.replace(cx.waker().clone()),
-                };
+                let stale = crate::task::register_waker(slot, cx.waker());
                 drop(state);
                 drop(stale);
                 return Poll::Pending;

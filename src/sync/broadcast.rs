@@ -494,11 +494,7 @@ impl<T: Clone> Future for Recv<'_, T> {
             Read::Empty => {
                 let stale = match this.key {
                     Some(key) if state.waiters.is_linked(key) => {
-                        let slot = state.waiters.get_mut(key);
-                        match slot {
-                            Some(stored) if stored.will_wake(cx.waker()) => None,
-                            _ => slot.replace(cx.waker().clone()),
-                        }
+                        crate::task::register_waker(state.waiters.get_mut(key), cx.waker())
                     }
                     Some(key) => {
                         // Woken by a send we then did not find (another poll raced); queue

@@ -58,6 +58,7 @@ use std::task::{Context, Poll, Waker};
 use super::wait_queue::{WaitQueue, WaiterKey, WakeList};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::task::register_waker;
 
 use self::error::{SendError, TryRecvError, TrySendError};
 
@@ -303,10 +304,7 @@ impl<T> Chan<T> {
             return Poll::Ready(None);
         }
         // A replaced waker is dropped after unlocking (its drop may run arbitrary code).
-        let stale = match &state.rx_waker {
-            Some(waker) if waker.will_wake(cx.waker()) => None,
-            _ => state.rx_waker.replace(cx.waker().clone()),
-        };
+        let stale = register_waker(&mut state.rx_waker, cx.waker());
         drop(state);
         drop(stale);
         Poll::Pending
@@ -488,10 +486,7 @@ impl<T> Chan<T> {
                 let index = state.waiter_index(id);
                 if index >= state.granted {
                     // Not our turn yet (a spurious poll): keep the newest waker.
-                    let entry = &mut state.waiters[index].waker;
-                    if !entry.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        *stale = entry.replace(cx.waker().clone());
-                    }
+                    *stale = register_waker(&mut state.waiters[index].waker, cx.waker());
                     return Poll::Pending;
                 }
                 // Our slot was reserved: it is the caller's now (its waker was taken when
@@ -629,11 +624,7 @@ impl<T> Chan<T> {
                 return Poll::Ready(());
             }
             Some(existing) if state.closed_waiters.is_linked(existing) => {
-                let slot = state.closed_waiters.get_mut(existing);
-                match slot {
-                    Some(stored) if stored.will_wake(cx.waker()) => None,
-                    _ => slot.replace(cx.waker().clone()),
-                }
+                register_waker(state.closed_waiters.get_mut(existing), cx.waker())
             }
             Some(existing) => {
                 let old = state.closed_waiters.remove(existing);
@@ -660,10 +651,7 @@ impl<T> Chan<T> {
             if state.tx_closed || state.rx_closed {
                 return Poll::Ready(0);
             }
-            let stale = match &state.rx_waker {
-                Some(waker) if waker.will_wake(cx.waker()) => None,
-                _ => state.rx_waker.replace(cx.waker().clone()),
-            };
+            let stale = register_waker(&mut state.rx_waker, cx.waker());
             drop(state);
             drop(stale);
             return Poll::Pending;

@@ -261,11 +261,8 @@ impl Notified<'_> {
                 let Some(waker) = waker else {
                     return false;
                 };
-                let slot = &mut state.waiters.get_mut(key).waker;
-                let stale = match slot {
-                    Some(stored) if stored.will_wake(waker) => None,
-                    _ => slot.replace(waker.clone()),
-                };
+                let stale =
+                    crate::task::register_waker(&mut state.waiters.get_mut(key).waker, waker);
                 drop(state);
                 drop(stale);
                 false

@@ -387,11 +387,8 @@ impl Future for Acquire<'_> {
             return Poll::Pending;
         };
         if state.waiters.is_linked(key) {
-            let waiter = state.waiters.get_mut(key);
-            let stale = match &waiter.waker {
-                Some(waker) if waker.will_wake(cx.waker()) => None,
-                _ => waiter.waker.replace(cx.waker().clone()),
-            };
+            let stale =
+                crate::task::register_waker(&mut state.waiters.get_mut(key).waker, cx.waker());
             drop(state);
             drop(stale);
             return Poll::Pending;

@@ -218,10 +218,7 @@ impl<T> JoinSet<T> {
         // Register first, then drain: a wake after the drain finds this waker.
         let stale = {
             let mut inner = self.ready.lock();
-            match &inner.parent {
-                Some(current) if current.will_wake(cx.waker()) => None,
-                _ => inner.parent.replace(cx.waker().clone()),
-            }
+            super::register_waker(&mut inner.parent, cx.waker())
         };
         drop(stale); // outside the lock
         self.poll_ready_entries(Some(cx))

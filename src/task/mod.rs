@@ -39,6 +39,7 @@ pub(crate) mod raw;
 mod state;
 mod task_local;
 mod waker;
+mod waker_slot;
 mod yield_now;
 
 #[cfg(all(test, loom))]
@@ -61,6 +62,7 @@ pub use yield_now::yield_now;
 pub use crate::executor::{spawn, spawn_blocking, spawn_local};
 
 pub(crate) use owned::OwnedTasks;
+pub(crate) use waker_slot::register_waker;
 
 use raw::RawTask;
 pub(crate) use raw::RunReport;

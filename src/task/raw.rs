@@ -443,6 +443,9 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
         if snapshot.is_complete() {
             return true;
         }
+        // Not `register_waker`: the cell is shared with the runtime while JOIN_WAKER is set, so
+        // the comparison and the replacement are split by the state word's transitions (and no
+        // lock is held, so the old waker may be dropped in place).
         if snapshot.has_join_waker() {
             // The stored waker is shared with the runtime now; reading it is fine.
             // SAFETY: a shared read; the runtime only ever reads the cell too.

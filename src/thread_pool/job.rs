@@ -4,18 +4,18 @@
 //! reference to the slot) and the [`Slot`] shared with the [`JobHandle`]. The closure lives
 //! only in the queue entry, so whoever pops the entry owns it: no `UnsafeCell` is needed.
 //!
-//! # The slot's state word
+//! # The slot's claim word
 //! | state       | meaning                                                  | set by            |
 //! |-------------|----------------------------------------------------------|-------------------|
 //! | `PENDING`   | queued; nobody has claimed the job                       | creation          |
 //! | `RUNNING`   | a worker claimed it and runs (or ran) the closure        | worker, CAS       |
 //! | `CANCELLED` | `cancel`, `shutdown_now` or a rejection claimed it       | canceller, CAS    |
-//! | `COMPLETE`  | bit: the result is in the slot (or was taken from it)    | the claimer       |
 //!
 //! Leaving `PENDING` is one compare-and-swap, so exactly one of "a worker starts the job" and
 //! "the job is cancelled" happens (loom model `loom_cancel_races_worker_take`). The claimer
-//! stores the result under the slot's mutex, sets `COMPLETE`, then wakes the registered waker
-//! (an awaiting task) and any thread blocked in `wait` (`loom_completion_wakes_awaiting_task`).
+//! then completes the slot's [`ResultSlot`], which wakes the registered waker (an awaiting
+//! task) and any thread blocked in `wait` (`loom_completion_wakes_awaiting_task`, and the
+//! slot's own models in `result_slot.rs`).
 
 use std::any::Any;
 use std::fmt;
@@ -23,16 +23,16 @@ use std::future::Future;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use super::result_slot::{ResultSlot, Spin};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::loom::sync::Arc;
 
 const PENDING: usize = 0;
 const RUNNING: usize = 1;
 const CANCELLED: usize = 2;
-const COMPLETE: usize = 4;
 
 /// A job's id: unique among the jobs submitted by this process.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -205,21 +205,12 @@ impl From<JobError> for io::Error {
     }
 }
 
-/// The one-shot result slot shared by a queued job and its handle.
+/// What a queued job and its handle share: who claimed the job, and where its result goes.
 pub(super) struct Slot<T> {
     id: JobId,
+    /// `PENDING`, `RUNNING` or `CANCELLED`.
     state: AtomicUsize,
-    inner: Mutex<SlotInner<T>>,
-    /// Threads blocked in `wait` sleep here.
-    completed: Condvar,
-}
-
-struct SlotInner<T> {
-    result: Option<Result<T, JobError>>,
-    /// The task awaiting the handle, woken on completion.
-    waker: Option<Waker>,
-    /// Threads blocked in `wait`: completion notifies the condvar only when there are some.
-    sleepers: usize,
+    result: ResultSlot<Result<T, JobError>>,
 }
 
 impl<T> Slot<T> {
@@ -227,12 +218,7 @@ impl<T> Slot<T> {
         Slot {
             id: JobId::next(),
             state: AtomicUsize::new(PENDING),
-            inner: Mutex::new(SlotInner {
-                result: None,
-                waker: None,
-                sleepers: 0,
-            }),
-            completed: Condvar::new(),
+            result: ResultSlot::new(),
         }
     }
 
@@ -249,133 +235,6 @@ impl<T> Slot<T> {
         self.state
             .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
-    }
-
-    /// Stores the result and wakes whoever waits. Only the claimer calls this, once.
-    fn complete(&self, result: Result<T, JobError>) {
-        let mut inner = self.inner.lock().unwrap();
-        inner.result = Some(result);
-        self.state.fetch_or(COMPLETE, Ordering::Release);
-        let waker = inner.waker.take();
-        let sleepers = inner.sleepers > 0;
-        drop(inner);
-        // Both after unlocking: a sleeper checked `result` under the lock before waiting, so
-        // it is inside `wait` now and this notify reaches it.
-        if sleepers {
-            self.completed.notify_all();
-        }
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    fn is_complete(&self) -> bool {
-        self.state.load(Ordering::Acquire) & COMPLETE != 0
-    }
-
-    /// Blocks until the result is in, or until `deadline`.
-    fn wait_until(&self, deadline: Option<Instant>) -> Option<Result<T, JobError>> {
-        // Short jobs finish within microseconds: spin and yield a little first, so the
-        // worker need not wake this thread through the condvar (two context switches).
-        #[cfg(not(loom))]
-        {
-            let backoff = crossbeam_utils::Backoff::new();
-            while !self.is_complete() && !backoff.is_completed() {
-                backoff.snooze();
-            }
-        }
-        let mut inner = self.inner.lock().unwrap();
-        loop {
-            if let Some(result) = inner.result.take() {
-                return Some(result);
-            }
-            inner.sleepers += 1;
-            inner = match deadline {
-                None => self.completed.wait(inner).unwrap(),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        inner.sleepers -= 1;
-                        return None;
-                    }
-                    self.completed
-                        .wait_timeout(inner, deadline - now)
-                        .unwrap()
-                        .0
-                }
-            };
-            inner.sleepers -= 1;
-        }
-    }
-
-    fn poll_result(&self, cx: &mut Context<'_>) -> Poll<Result<T, JobError>> {
-        let mut inner = self.inner.lock().unwrap();
-        if let Some(result) = inner.result.take() {
-            return Poll::Ready(result);
-        }
-        assert!(
-            !self.is_complete(),
-            "a JobHandle was polled after it returned its result"
-        );
-        let replaced = match &inner.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => None,
-            _ => inner.waker.replace(cx.waker().clone()),
-        };
-        // The replaced waker's drop may run user code: not under the lock.
-        drop(inner);
-        drop(replaced);
-        Poll::Pending
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod waker_drop_tests {
-    use super::*;
-    use std::task::Wake;
-
-    /// A waker that records, when dropped, whether the slot's lock was free.
-    struct LockProbe {
-        slot: Arc<Slot<u8>>,
-        dropped_unlocked: Arc<AtomicUsize>,
-    }
-    impl Wake for LockProbe {
-        fn wake(self: Arc<Self>) {}
-    }
-    impl Drop for LockProbe {
-        fn drop(&mut self) {
-            if self.slot.inner.try_lock().is_ok() {
-                self.dropped_unlocked.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
-
-    #[test]
-    fn a_replaced_waker_is_dropped_after_the_lock() {
-        let slot = Arc::new(Slot::<u8>::new());
-        let dropped_unlocked = Arc::new(AtomicUsize::new(0));
-        let first = Waker::from(Arc::new(LockProbe {
-            slot: slot.clone(),
-            dropped_unlocked: dropped_unlocked.clone(),
-        }));
-        assert!(slot
-            .poll_result(&mut Context::from_waker(&first))
-            .is_pending());
-        drop(first);
-        let second = Waker::from(Arc::new(LockProbe {
-            slot: slot.clone(),
-            dropped_unlocked: Arc::new(AtomicUsize::new(0)),
-        }));
-        assert!(slot
-            .poll_result(&mut Context::from_waker(&second))
-            .is_pending());
-        assert_eq!(
-            dropped_unlocked.load(Ordering::SeqCst),
-            1,
-            "the replaced waker was dropped under the slot's lock"
-        );
-        // Break the slot -> waker -> slot cycle.
-        let stored = slot.inner.lock().unwrap().waker.take();
-        drop(stored);
     }
 }
 
@@ -427,7 +286,7 @@ where
         let Queued { func, slot } = self;
         if slot.start() {
             let result = panic::catch_unwind(AssertUnwindSafe(func)).map_err(JobError::panicked);
-            slot.complete(result);
+            slot.result.complete(result);
         } else {
             // Cancelled while queued: dropping `func` here is its only fate.
             drop_contained(func);
@@ -446,7 +305,7 @@ where
         // Already cancelled or not, the closure goes now; its handle resolves either way.
         drop_contained(func);
         if claimed {
-            slot.complete(Err(error));
+            slot.result.complete(Err(error));
         }
         drop_contained(slot);
     }
@@ -512,16 +371,13 @@ impl<T> JobHandle<T> {
     /// Blocks this thread until the job has finished, and returns its value or why there is
     /// none. Do not call it from inside an async task: `.await` the handle instead.
     pub fn wait(self) -> Result<T, JobError> {
-        self.slot
-            .wait_until(None)
-            .expect("waiting without a deadline only returns with a result")
+        self.slot.result.wait_take(Spin::Backoff)
     }
 
     /// Like [`wait`](Self::wait), but gives up after `timeout`: `Err(self)` hands the handle
     /// back so the caller can wait again, cancel, or drop it.
     pub fn wait_timeout(self, timeout: Duration) -> Result<Result<T, JobError>, JobHandle<T>> {
-        let deadline = Instant::now().checked_add(timeout);
-        match self.slot.wait_until(deadline) {
+        match self.slot.result.wait_take_timeout(timeout, Spin::Backoff) {
             Some(result) => Ok(result),
             None => Err(self),
         }
@@ -530,7 +386,7 @@ impl<T> JobHandle<T> {
     /// Whether the result is in: the job returned, panicked, was cancelled or was rejected.
     /// Once this is `true`, `wait` returns at once.
     pub fn is_finished(&self) -> bool {
-        self.slot.is_complete()
+        self.slot.result.is_complete()
     }
 
     /// Cancels the job if no thread has started it, like Python's `Future.cancel`: returns
@@ -543,7 +399,7 @@ impl<T> JobHandle<T> {
     /// by that worker.
     pub fn cancel(&self) -> bool {
         if self.slot.claim_for_cancel() {
-            self.slot.complete(Err(JobError::cancelled()));
+            self.slot.result.complete(Err(JobError::cancelled()));
             true
         } else {
             false
@@ -564,7 +420,7 @@ impl<T> Future for JobHandle<T> {
     /// # Panics
     /// If polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.slot.poll_result(cx)
+        self.slot.result.poll_take(cx)
     }
 }
 

@@ -30,7 +30,8 @@
 //! to a thread just started and not yet at its first look at the queue, else starts a
 //! thread if the pool is below its maximum, else leaves it queued for the next thread to
 //! finish. Each job's result travels through a one-shot slot (an
-//! atomic state word, a waker, a mutex and condvar for blocking waits): see `job.rs`.
+//! atomic claim word, then a `ResultSlot`: a waker, a mutex and condvar for blocking
+//! waits, shared with the process pool): see `job.rs` and `result_slot.rs`.
 //!
 //! # Invariants, and what checks them
 //! - A job submitted while an idle thread's keep-alive runs out is never lost: a claimed
@@ -59,6 +60,7 @@ mod builder;
 mod job;
 mod map;
 mod pool;
+mod result_slot;
 mod scope;
 
 pub(crate) mod blocking;
@@ -80,6 +82,8 @@ pub use job::{JobError, JobErrorKind, JobHandle, JobId};
 pub use map::Map;
 pub use pool::StillRunning;
 pub use scope::Scope;
+
+pub(crate) use result_slot::{ResultSlot, Spin};
 
 use job::{new_job, Job};
 use pool::{Refused, Shared, WhenFull};

@@ -29,6 +29,8 @@
 
 use std::task::Waker;
 
+use crate::task::register_waker;
+
 /// Levels of the wheel.
 pub(crate) const LEVELS: usize = 6;
 /// Slots per level.
@@ -222,11 +224,7 @@ impl TimerWheel {
         if node.state == NodeState::Fired {
             return (TimerState::Fired, None);
         }
-        let node = &mut self.nodes[key.index as usize];
-        let replaced = match &node.waker {
-            Some(stored) if stored.will_wake(waker) => None,
-            _ => node.waker.replace(waker.clone()),
-        };
+        let replaced = register_waker(&mut self.nodes[key.index as usize].waker, waker);
         (TimerState::Pending, replaced)
     }
 

@@ -1,36 +1,53 @@
-//! [`ResultSlot`]: where the supervisor thread leaves one job's outcome, for a future or a
-//! blocked thread to pick up.
+//! [`ResultSlot`]: one result, stored once by the thread that produced it and taken once by
+//! whoever waits for it, a task (through its waker) or a blocked thread.
 //!
-//! A mutex guards the value and the waker; a condvar wakes blocked threads. The supervisor
-//! completes a slot once, then (outside the lock) wakes the stored waker and every thread in
-//! `wait`. Whoever looks at the slot afterwards finds the value under the same lock, so no
-//! completion is missed: a poller either sees the value or leaves its waker before the
-//! completion takes it (loom model `loom_slot_completion_wakes_poller_or_is_seen`), and a
-//! blocked waiter is notified or sees the value (`loom_slot_completion_wakes_blocked_waiter`,
-//! with a negative control that forgets the notification and deadlocks).
+//! It carries a [`JobHandle`](super::JobHandle)'s result from the pool thread that ran the job,
+//! and each process-pool job's outcome (and a `Command` child's exit status, from the thread
+//! blocked in `waitpid`) from the thread that received it.
+//!
+//! A mutex guards the value, the waker and the count of blocked threads; a condvar wakes
+//! those threads. `complete` stores the value under the lock, then (outside it) notifies the
+//! condvar if a thread sleeps on it and wakes the stored waker. Whoever looks at the slot
+//! afterwards finds the value under the same lock, so no completion is missed: a poller either
+//! sees the value or leaves its waker before the completion takes it (loom model
+//! `loom_slot_completion_wakes_poller_or_is_seen`), and a blocked waiter is notified or sees
+//! the value (`loom_slot_completion_wakes_blocked_waiter`, with a negative control that forgets
+//! the notification and deadlocks).
 
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::sys;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Condvar, Mutex, MutexGuard};
 
 #[derive(Debug)]
 struct SlotState<T> {
     value: Option<T>,
+    /// The task awaiting the value, woken on completion.
     waker: Option<Waker>,
     /// The value was delivered and taken.
     taken: bool,
+    /// Threads blocked on the condvar: completion notifies it only when there are some.
+    sleepers: usize,
 }
 
-/// A one-shot slot, completed by one thread and taken by one consumer.
+/// How a blocking waiter looks at the slot before it sleeps on the condvar. Waking a thread
+/// that sleeps costs tens of microseconds; a short job is often done sooner than that.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Spin {
+    /// crossbeam's `Backoff` until it advises blocking: a few spins and yields.
+    Backoff,
+    /// Yields for up to this long; skipped by a timed wait whose timeout is shorter.
+    YieldFor(#[cfg_attr(loom, allow(dead_code))] Duration),
+}
+
+/// A one-shot result slot, completed by one thread and taken by one consumer.
 #[derive(Debug)]
 pub(crate) struct ResultSlot<T> {
     state: Mutex<SlotState<T>>,
     completed: Condvar,
-    /// Set (after the value is stored) by `complete`: a hint that lets a blocking waiter
-    /// spin briefly without taking the lock; the value itself is only read under the lock.
+    /// Set by `complete`, under the lock, with the value: lets `is_complete` and a spinning
+    /// waiter look without taking the lock. The value itself is only read under the lock.
     has_value: AtomicBool,
 }
 
@@ -41,6 +58,7 @@ impl<T> ResultSlot<T> {
                 value: None,
                 waker: None,
                 taken: false,
+                sleepers: 0,
             }),
             completed: Condvar::new(),
             has_value: AtomicBool::new(false),
@@ -54,19 +72,23 @@ impl<T> ResultSlot<T> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stores the outcome and wakes whoever waits for it. Called once.
+    /// Stores the value and wakes whoever waits for it. Called once.
     pub(crate) fn complete(&self, value: T) {
-        let waker = {
-            let mut state = self.lock();
-            debug_assert!(
-                state.value.is_none() && !state.taken,
-                "slot completed twice"
-            );
-            state.value = Some(value);
-            state.waker.take()
-        };
+        let mut state = self.lock();
+        debug_assert!(
+            state.value.is_none() && !state.taken,
+            "slot completed twice"
+        );
+        state.value = Some(value);
         self.has_value.store(true, Ordering::Release);
-        self.completed.notify_all();
+        let waker = state.waker.take();
+        let sleepers = state.sleepers > 0;
+        drop(state);
+        // Both after unlocking: a sleeper counted itself under the lock before it waited, so
+        // it is inside `wait` now and this notification reaches it.
+        if sleepers {
+            self.completed.notify_all();
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -78,9 +100,11 @@ impl<T> ResultSlot<T> {
         self.lock().value = Some(value);
     }
 
+    /// Whether the value was stored (and maybe taken since). Once this is `true`, a wait
+    /// returns at once.
     pub(crate) fn is_complete(&self) -> bool {
-        let state = self.lock();
-        state.value.is_some() || state.taken
+        // Acquire: pairs with `complete`'s Release, so the value is there to take.
+        self.has_value.load(Ordering::Acquire)
     }
 
     fn take(state: &mut SlotState<T>) -> Option<T> {
@@ -91,83 +115,99 @@ impl<T> ResultSlot<T> {
         value
     }
 
-    /// The outcome if it is there; otherwise registers `cx`'s waker.
+    /// The value if it is there; otherwise registers `cx`'s waker.
     ///
     /// # Panics
-    /// If the outcome was already taken (a future polled after completion).
+    /// If the value was already taken (a future polled after completion).
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<T> {
         let mut state = self.lock();
-        assert!(!state.taken, "job result polled after it was taken");
+        assert!(!state.taken, "a result polled for after it was taken");
         if let Some(value) = Self::take(&mut state) {
             return Poll::Ready(value);
         }
-        let replaced = match &state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => None,
-            _ => state.waker.replace(cx.waker().clone()),
-        };
-        // The replaced waker's drop may run user code: not under the lock.
+        let displaced = crate::task::register_waker(&mut state.waker, cx.waker());
         drop(state);
-        drop(replaced);
+        drop(displaced);
         Poll::Pending
     }
 
-    /// Waits up to [`sys::SPIN`] for `complete` without sleeping: for a short job the
-    /// supervisor answers within microseconds, and a waiter put to sleep costs it a slow
-    /// wake-up. (For slots that are slow by nature, a worker's start-up, it only costs 50 µs.)
-    fn spin_until_complete(&self) {
-        #[cfg(not(loom))]
-        {
-            let start = Instant::now();
-            while !self.has_value.load(Ordering::Acquire) && start.elapsed() < sys::SPIN {
-                std::thread::yield_now();
-            }
-        }
-    }
-
-    /// Blocks until the outcome is there and takes it.
-    pub(crate) fn wait_take(&self) -> T {
-        self.spin_until_complete();
-        let mut state = self.lock();
-        loop {
-            assert!(!state.taken, "job result waited for after it was taken");
-            if let Some(value) = Self::take(&mut state) {
-                return value;
-            }
-            state = self
-                .completed
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
+    /// Blocks until the value is there and takes it.
+    ///
+    /// # Panics
+    /// If the value was already taken.
+    pub(crate) fn wait_take(&self, spin: Spin) -> T {
+        self.spin_until_complete(spin, None);
+        self.wait_take_until(None)
+            .expect("a wait without a deadline returns only with the value")
     }
 
     /// Like [`wait_take`](Self::wait_take), giving up after `timeout`.
-    pub(crate) fn wait_take_timeout(&self, timeout: Duration) -> Option<T> {
+    pub(crate) fn wait_take_timeout(&self, timeout: Duration, spin: Spin) -> Option<T> {
+        // No deadline (`None`) if `now + timeout` overflows: that wait is for ever.
         let deadline = Instant::now().checked_add(timeout);
-        if timeout >= sys::SPIN {
-            self.spin_until_complete();
+        self.spin_until_complete(spin, Some(timeout));
+        self.wait_take_until(deadline)
+    }
+
+    /// Looks at the slot without sleeping, as `spin` says, until the value is there.
+    fn spin_until_complete(&self, spin: Spin, timeout: Option<Duration>) {
+        // Loom explores interleavings, not timing: a spin would only multiply them.
+        #[cfg(loom)]
+        let _ = (spin, timeout);
+        #[cfg(not(loom))]
+        match spin {
+            Spin::Backoff => {
+                let backoff = crossbeam_utils::Backoff::new();
+                while !self.is_complete() && !backoff.is_completed() {
+                    backoff.snooze();
+                }
+            }
+            Spin::YieldFor(limit) => {
+                if timeout.is_some_and(|timeout| timeout < limit) {
+                    return;
+                }
+                let start = Instant::now();
+                while !self.is_complete() && start.elapsed() < limit {
+                    std::thread::yield_now();
+                }
+            }
         }
+    }
+
+    /// Sleeps on the condvar until the value is there (and takes it) or `deadline` passes.
+    fn wait_take_until(&self, deadline: Option<Instant>) -> Option<T> {
         let mut state = self.lock();
         loop {
-            assert!(!state.taken, "job result waited for after it was taken");
+            assert!(!state.taken, "a result waited for after it was taken");
             if let Some(value) = Self::take(&mut state) {
                 return Some(value);
             }
-            let left = match deadline {
-                Some(deadline) => deadline.checked_duration_since(Instant::now())?,
-                None => Duration::MAX,
+            state.sleepers += 1;
+            state = match deadline {
+                None => self
+                    .completed
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        state.sleepers -= 1;
+                        return None;
+                    }
+                    self.completed
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
             };
-            state = self
-                .completed
-                .wait_timeout(state, left)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+            state.sleepers -= 1;
         }
     }
 }
 
 #[cfg(all(test, loom))]
 mod loom_tests {
-    use super::ResultSlot;
+    use super::{ResultSlot, Spin};
     use crate::loom::sync::atomic::{AtomicUsize, Ordering};
     use crate::loom::sync::Arc;
     use crate::loom::thread;
@@ -213,7 +253,7 @@ mod loom_tests {
                 let slot = slot.clone();
                 thread::spawn(move || slot.complete(3u32))
             };
-            assert_eq!(slot.wait_take(), 3);
+            assert_eq!(slot.wait_take(Spin::Backoff), 3);
             completer.join().unwrap();
         });
     }
@@ -229,7 +269,7 @@ mod loom_tests {
                 let slot = slot.clone();
                 thread::spawn(move || slot.complete_without_notifying(3u32))
             };
-            assert_eq!(slot.wait_take(), 3);
+            assert_eq!(slot.wait_take(Spin::Backoff), 3);
             completer.join().unwrap();
         });
     }
@@ -258,6 +298,7 @@ mod waker_drop_tests {
         }
     }
 
+    /// Covers both users: a `JobHandle` and a process-pool job poll this slot.
     #[test]
     fn a_replaced_waker_is_dropped_after_the_lock() {
         let slot = Arc::new(ResultSlot::<u8>::new());
