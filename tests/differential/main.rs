@@ -11,8 +11,8 @@
 /// spindle when [`on_both!`] binds `rt` to this module.
 #[allow(unused_imports)]
 mod spindle_rt {
-    pub use spindle::{join, pin, select, spawn, task_local, try_join};
     pub use spindle::{io, net, process, runtime, sync, task, time};
+    pub use spindle::{join, pin, select, spawn, task_local, try_join};
 
     /// A current-thread runtime (every spindle runtime has its reactor and timers on).
     pub fn current_thread() -> runtime::Runtime {
@@ -67,44 +67,63 @@ mod tokio_rt {
 /// `rt::runtime::Builder`); `async fn` bodies run on `rt::current_thread()`. Arguments may
 /// not name `rt` (it is only in scope inside the body).
 macro_rules! on_both {
-    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $out:ty $body:block) => {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $out:ty)? $body:block) => {
         $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            pub fn spindle($($arg: $ty),*) -> $out {
+            pub fn spindle($($arg: $ty),*) $(-> $out)? {
                 #[allow(unused_imports)]
                 use crate::spindle_rt as rt;
                 $body
             }
 
-            pub fn tokio($($arg: $ty),*) -> $out {
+            pub fn tokio($($arg: $ty),*) $(-> $out)? {
                 #[allow(unused_imports)]
                 use crate::tokio_rt as rt;
                 $body
             }
         }
     };
-    ($(#[$meta:meta])* async fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $out:ty $body:block) => {
+    ($(#[$meta:meta])* async fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $out:ty)? $body:block) => {
         $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            pub fn spindle($($arg: $ty),*) -> $out {
+            pub fn spindle($($arg: $ty),*) $(-> $out)? {
                 #[allow(unused_imports)]
                 use crate::spindle_rt as rt;
                 rt::current_thread().block_on(async move $body)
             }
 
-            pub fn tokio($($arg: $ty),*) -> $out {
+            pub fn tokio($($arg: $ty),*) $(-> $out)? {
                 #[allow(unused_imports)]
                 use crate::tokio_rt as rt;
                 rt::current_thread().block_on(async move $body)
             }
         }
     };
+}
+
+/// The hang guard of scenarios that could hang on a broken runtime: long enough for any
+/// healthy run on a loaded machine, so only a hang reaches it.
+const HANG: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `f` on a thread and returns its result (or resumes its panic), failing the test if
+/// it takes longer than [`HANG`] (the thread is left behind; the process ends with the test
+/// binary).
+fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match result.recv_timeout(HANG) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what}: hung for {HANG:?}"),
+    }
 }
 
 mod blocking;
