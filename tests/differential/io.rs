@@ -342,14 +342,6 @@ enum AfterShutdown {
     Completed,
 }
 
-fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
-        .unwrap_or_default()
-}
-
 /// Makes a UDP socket, a TCP listener, a one-hour `Sleep`, `Interval` and `timeout` in one
 /// current-thread runtime, drops that runtime, then uses each in a second one.
 macro_rules! after_shutdown {
@@ -404,7 +396,7 @@ macro_rules! after_shutdown {
         ]
         .map(|outcome| match outcome {
             Ok(()) => AfterShutdown::Completed,
-            Err(payload) => AfterShutdown::Panic(panic_text(payload)),
+            Err(payload) => AfterShutdown::Panic(crate::panic_message(&*payload)),
         });
         (udp, tcp, timers)
     }};

@@ -257,8 +257,7 @@ fn block_in_place_runs_outside_a_runtime_and_refuses_inside() {
     let refused = std::panic::catch_unwind(|| {
         crate::spindle_rt::current_thread().block_on(async { spindle::task::block_in_place(|| 2) })
     });
-    let message = refused.unwrap_err();
-    let message = message.downcast_ref::<&str>().copied().unwrap_or_default();
+    let message = crate::panic_message(&*refused.unwrap_err());
     assert!(message.contains("spawn_blocking"), "{message}");
 }
 

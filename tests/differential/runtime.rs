@@ -12,7 +12,7 @@
 //! (`RLIMIT_NOFILE`) run in a child process: this test binary re-run on one `#[ignore]`d
 //! test.
 
-use crate::{within, HANG};
+use crate::{panic_message, within, HANG};
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io::Write;
@@ -21,14 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::task::{Poll, Waker};
 use std::time::Duration;
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
 
 /// Re-runs this binary on the ignored test `name` with `SPINDLE_DIFF_CHILD` set (to
 /// `value`), and returns whether it succeeded, failing if it runs longer than [`HANG`].
