@@ -2,10 +2,11 @@
 //! documenting, at the test, why spindle deliberately differs). One module per area, so a
 //! reader sees at a glance where spindle matches tokio.
 //!
-//! Each scenario is written once and expanded for both runtimes: by [`on_both!`] against the
-//! `rt::` names of [`spindle_rt`] and [`tokio_rt`], or by a module's own `on_both!` (`io`,
-//! `io_util`, `sync`). `fs` and `net` keep pairs of short twins, whose socket and file
-//! option APIs differ in shape. A test that covers spindle alone says why at the test.
+//! Each scenario is written once and expanded for both runtimes by [`on_both!`], against the
+//! `rt::` names of [`spindle_rt`] and [`tokio_rt`] (`io`, `io_util` and `sync` wrap it in a
+//! macro that brings their names into scope). `fs`, `net`, `signal`, `task` and `time` still
+//! expand their scenarios their own way. A test that covers spindle alone, or where spindle
+//! deliberately differs, says why at the test.
 
 /// The names a scenario uses, as spindle spells them: a body written against `rt::` runs on
 /// spindle when [`on_both!`] binds `rt` to this module.
