@@ -45,10 +45,18 @@ fn join_returns_every_output_in_order() {
     assert_eq!(spindle, join_four::tokio());
 }
 
+/// What [`try_join_failing_then_ok`] observed: the failed join's result, whether its
+/// pending branch was dropped, the succeeding join's result.
+type TryJoined = (
+    Result<(u8, u8), &'static str>,
+    bool,
+    Result<(u8, usize), ()>,
+);
+
 on_both! {
     /// A pending branch (holding a drop flag) joined with a failing one, then two that
-    /// succeed. Returns both results and whether the pending branch was dropped.
-    fn try_join_failing_then_ok() -> (Result<(u8, u8), &'static str>, bool, Result<(u8, usize), ()>) {
+    /// succeed.
+    fn try_join_failing_then_ok() -> TryJoined {
         async fn failing() -> Result<u8, &'static str> {
             Err("boom")
         }

@@ -11,10 +11,11 @@
 //! for: [`FirstPending`] reports a future's first `Pending`, which comes after its waker is
 //! stored.
 
+use crate::Inert;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// The hang guard of every wait below.
@@ -49,14 +50,6 @@ fn first_pending<F: Future, S: FnOnce() + Unpin>(future: F, on_pending: S) -> Fi
         future: Box::pin(future),
         on_pending: Some(on_pending),
     }
-}
-
-/// A waker that does nothing, for polling a future by hand and watching the waker's life
-/// through a `Weak`.
-struct Inert;
-
-impl Wake for Inert {
-    fn wake(self: Arc<Self>) {}
 }
 
 /// [`on_both!`] with `net`, `time`, `sync`, `spawn` and `AsyncFd` naming the runtime under

@@ -4,9 +4,10 @@
 //!
 //! Each scenario is written once and expanded for both runtimes by [`on_both!`], against the
 //! `rt::` names of [`spindle_rt`] and [`tokio_rt`] (`io`, `io_util` and `sync` wrap it in a
-//! macro that brings their names into scope). `fs`, `net`, `signal`, `task` and `time` still
-//! expand their scenarios their own way. A test that covers spindle alone, or where spindle
-//! deliberately differs, says why at the test.
+//! macro that brings their names into scope). `fs`, `net`, `signal` and `time` write their
+//! scenarios once too, in a `scenarios!` macro per module expanded once per runtime (with a
+//! runtime of their own: multi-thread for `fs`, a hang guard for `signal`). A test that
+//! covers spindle alone, or where spindle deliberately differs, says why at the test.
 
 /// The names a scenario uses, as spindle spells them: a body written against `rt::` runs on
 /// spindle when [`on_both!`] binds `rt` to this module.
@@ -134,6 +135,14 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
         .unwrap_or_default()
+}
+
+/// A waker that does nothing when woken: for polling a future by hand, and (through a `Weak`
+/// of its `Arc`) for watching whether anything still holds the waker.
+struct Inert;
+
+impl std::task::Wake for Inert {
+    fn wake(self: std::sync::Arc<Self>) {}
 }
 
 mod blocking;

@@ -6,17 +6,11 @@
 use std::error::Error;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Wake, Waker};
-
-struct NoopWake;
-
-impl Wake for NoopWake {
-    fn wake(self: std::sync::Arc<Self>) {}
-}
+use std::task::{Context, Waker};
 
 /// Polls a future once with a no-op waker: `true` if it completed.
 pub fn ready<F: Future + ?Sized>(future: Pin<&mut F>) -> bool {
-    let waker = Waker::from(std::sync::Arc::new(NoopWake));
+    let waker = Waker::from(std::sync::Arc::new(crate::Inert));
     future.poll(&mut Context::from_waker(&waker)).is_ready()
 }
 

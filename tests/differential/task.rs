@@ -1,22 +1,16 @@
 //! Tasks: what a `JoinHandle` keeps alive.
 
+use crate::Inert;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context, Wake, Waker};
-
-/// A waker that does nothing; the test only watches whether anything still holds it.
-struct Watched;
-
-impl Wake for Watched {
-    fn wake(self: Arc<Self>) {}
-}
+use std::task::{Context, Waker};
 
 /// Polls `handle` once with a fresh waker (as a `select!` or a `timeout` does with the
 /// awaiting task's waker), checks it is pending, drops it, and returns a `Weak` of that
 /// waker: dead if nothing kept the waker.
-fn poll_once_then_drop<H: Future + Unpin>(mut handle: H) -> Weak<Watched> {
-    let watched = Arc::new(Watched);
+fn poll_once_then_drop<H: Future + Unpin>(mut handle: H) -> Weak<Inert> {
+    let watched = Arc::new(Inert);
     let weak = Arc::downgrade(&watched);
     let waker = Waker::from(watched);
     let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
