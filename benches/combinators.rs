@@ -74,6 +74,7 @@ impl Future for Busy {
     }
 }
 
+/// A `join!` of two waiting branches and the busy one, with `$krate`'s `join!`.
 macro_rules! join_3 {
     ($krate:ident, $shared:expr) => {{
         let shared: &Arc<Shared> = $shared;
@@ -89,6 +90,7 @@ macro_rules! join_3 {
     }};
 }
 
+/// A `join!` of 31 waiting branches and the busy one, with `$krate`'s `join!`.
 macro_rules! join_32 {
     ($krate:ident, $shared:expr) => {{
         let shared: &Arc<Shared> = $shared;
@@ -146,131 +148,100 @@ fn tokio_rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Branch polls per wake of one run, to print beside the timings.
-fn polls_per_wake(run: impl FnOnce(&Arc<Shared>)) -> f64 {
-    let shared = Arc::new(Shared::default());
-    run(&shared);
+/// Criterion group `$group` with two functions, `spindle` and `tokio` (the ids
+/// `benches/report.sh` pairs up): each times `$body`, the contents of an async block with
+/// `rt` naming that crate, in `block_on` on a current-thread runtime of its own.
+macro_rules! bench_on_both {
+    ($c:expr, $group:literal, $body:block) => {{
+        let mut group = $c.benchmark_group($group);
+        {
+            use spindle as rt;
+            let runtime = spindle_rt();
+            group.bench_function("spindle", |b| b.iter(|| runtime.block_on(async $body)));
+        }
+        {
+            use tokio as rt;
+            let runtime = tokio_rt();
+            group.bench_function("tokio", |b| b.iter(|| runtime.block_on(async $body)));
+        }
+        group.finish();
+    }};
+}
+
+/// Runs `$body` (an async block's contents, `rt` naming the crate) once on each runtime;
+/// returns (spindle's output, tokio's).
+macro_rules! once_on_both {
+    ($body:block) => {
+        (
+            {
+                use spindle as rt;
+                spindle_rt().block_on(async $body)
+            },
+            {
+                use tokio as rt;
+                tokio_rt().block_on(async $body)
+            },
+        )
+    };
+}
+
+/// Branch polls per wake of one finished join, to print beside the timings.
+fn polls_per_wake(shared: &Shared) -> f64 {
     shared.polls.load(Relaxed) as f64 / WAKES as f64
 }
 
 fn join_set(c: &mut Criterion) {
-    let mut group = c.benchmark_group("join_set_10k");
-    let spindle = spindle_rt();
-    group.bench_function("spindle", |b| {
-        b.iter(|| {
-            spindle.block_on(async {
-                let mut set = spindle::task::JoinSet::new();
-                for i in 0..JOIN_SET_TASKS {
-                    set.spawn(async move { i });
-                }
-                let mut sum = 0;
-                while let Some(output) = set.join_next().await {
-                    sum += output.unwrap();
-                }
-                assert_eq!(sum, JOIN_SET_TASKS * (JOIN_SET_TASKS - 1) / 2);
-            })
-        })
+    bench_on_both!(c, "join_set_10k", {
+        let mut set = rt::task::JoinSet::new();
+        for i in 0..JOIN_SET_TASKS {
+            set.spawn(async move { i });
+        }
+        let mut sum = 0;
+        while let Some(output) = set.join_next().await {
+            sum += output.unwrap();
+        }
+        assert_eq!(sum, JOIN_SET_TASKS * (JOIN_SET_TASKS - 1) / 2);
     });
-    let tokio = tokio_rt();
-    group.bench_function("tokio", |b| {
-        b.iter(|| {
-            tokio.block_on(async {
-                let mut set = tokio::task::JoinSet::new();
-                for i in 0..JOIN_SET_TASKS {
-                    set.spawn(async move { i });
-                }
-                let mut sum = 0;
-                while let Some(output) = set.join_next().await {
-                    sum += output.unwrap();
-                }
-                assert_eq!(sum, JOIN_SET_TASKS * (JOIN_SET_TASKS - 1) / 2);
-            })
-        })
-    });
-    group.finish();
 }
 
 fn joins(c: &mut Criterion) {
-    let spindle = spindle_rt();
-    let tokio = tokio_rt();
-    println!(
-        "branch polls per wake, join! of 3:  spindle {:.3}, tokio {:.3}",
-        polls_per_wake(|shared| spindle.block_on(async { join_3!(spindle, shared) })),
-        polls_per_wake(|shared| tokio.block_on(async { join_3!(tokio, shared) })),
-    );
-    println!(
-        "branch polls per wake, join! of 32: spindle {:.3}, tokio {:.3}",
-        polls_per_wake(|shared| spindle.block_on(async { join_32!(spindle, shared) })),
-        polls_per_wake(|shared| tokio.block_on(async { join_32!(tokio, shared) })),
-    );
+    let (spindle, tokio) = once_on_both!({
+        let shared = Arc::new(Shared::default());
+        join_3!(rt, &shared);
+        polls_per_wake(&shared)
+    });
+    println!("branch polls per wake, join! of 3:  spindle {spindle:.3}, tokio {tokio:.3}");
+    let (spindle, tokio) = once_on_both!({
+        let shared = Arc::new(Shared::default());
+        join_32!(rt, &shared);
+        polls_per_wake(&shared)
+    });
+    println!("branch polls per wake, join! of 32: spindle {spindle:.3}, tokio {tokio:.3}");
 
-    let mut group = c.benchmark_group("join_3_wake_one");
-    group.bench_function("spindle", |b| {
-        b.iter(|| {
-            let shared = Arc::new(Shared::default());
-            spindle.block_on(async { join_3!(spindle, &shared) })
-        })
+    bench_on_both!(c, "join_3_wake_one", {
+        let shared = Arc::new(Shared::default());
+        join_3!(rt, &shared)
     });
-    group.bench_function("tokio", |b| {
-        b.iter(|| {
-            let shared = Arc::new(Shared::default());
-            tokio.block_on(async { join_3!(tokio, &shared) })
-        })
+    bench_on_both!(c, "join_32_wake_one", {
+        let shared = Arc::new(Shared::default());
+        join_32!(rt, &shared)
     });
-    group.finish();
-
-    let mut group = c.benchmark_group("join_32_wake_one");
-    group.bench_function("spindle", |b| {
-        b.iter(|| {
-            let shared = Arc::new(Shared::default());
-            spindle.block_on(async { join_32!(spindle, &shared) })
-        })
-    });
-    group.bench_function("tokio", |b| {
-        b.iter(|| {
-            let shared = Arc::new(Shared::default());
-            tokio.block_on(async { join_32!(tokio, &shared) })
-        })
-    });
-    group.finish();
 }
 
 /// `select!`s run by `select_loop_10k`.
 const SELECTS: usize = 10_000;
 
 fn select_loop(c: &mut Criterion) {
-    let mut group = c.benchmark_group("select_loop_10k");
-    let spindle = spindle_rt();
-    group.bench_function("spindle", |b| {
-        b.iter(|| {
-            spindle.block_on(async {
-                let mut hits = 0;
-                for _ in 0..SELECTS {
-                    spindle::select! {
-                        _ = std::future::pending::<()>() => {}
-                        n = std::future::ready(1) => hits += n,
-                    }
-                }
-                assert_eq!(hits, SELECTS);
-            })
-        })
+    bench_on_both!(c, "select_loop_10k", {
+        let mut hits = 0;
+        for _ in 0..SELECTS {
+            rt::select! {
+                _ = std::future::pending::<()>() => {}
+                n = std::future::ready(1) => hits += n,
+            }
+        }
+        assert_eq!(hits, SELECTS);
     });
-    let tokio = tokio_rt();
-    group.bench_function("tokio", |b| {
-        b.iter(|| {
-            tokio.block_on(async {
-                let mut hits = 0;
-                for _ in 0..SELECTS {
-                    tokio::select! {
-                        _ = std::future::pending::<()>() => {}
-                        n = std::future::ready(1) => hits += n,
-                    }
-                }
-                assert_eq!(hits, SELECTS);
-            })
-        })
-    });
-    group.finish();
 }
 
 criterion_group!(benches, join_set, joins, select_loop);

@@ -1,25 +1,13 @@
-//! `join!`, `try_join!` and `select!`: the same scenarios under spindle's macros on spindle
-//! and tokio's macros on tokio, asserting they agree; then the one place they deliberately
-//! differ, counted: spindle polls only the branch that was woken.
+//! `join!`, `try_join!` and `select!`: each scenario is written once, in [`on_both!`],
+//! under `rt::`'s macros (spindle's on spindle, tokio's on tokio), and the test asserts they
+//! agree; then the one place they deliberately differ, counted: spindle polls only the
+//! branch that was woken.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-
-fn spindle_rt() -> spindle::runtime::Runtime {
-    spindle::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Ready after `n` pending polls (waking itself each time).
 struct ReadyAfter(usize);
@@ -44,234 +32,208 @@ impl Drop for DropFlag {
     }
 }
 
+on_both! {
+    async fn join_four() -> (usize, &'static str, usize, u8) {
+        rt::join!(ReadyAfter(3), async { "b" }, ReadyAfter(0), async { 4u8 })
+    }
+}
+
 #[test]
 fn join_returns_every_output_in_order() {
-    let spindle = spindle_rt().block_on(async {
-        spindle::join!(ReadyAfter(3), async { "b" }, ReadyAfter(0), async { 4u8 })
-    });
-    let tokio = tokio_rt().block_on(async {
-        tokio::join!(ReadyAfter(3), async { "b" }, ReadyAfter(0), async { 4u8 })
-    });
+    let spindle = join_four::spindle();
     assert_eq!(spindle, (7, "b", 7, 4));
-    assert_eq!(spindle, tokio);
+    assert_eq!(spindle, join_four::tokio());
+}
+
+/// What [`try_join_failing_then_ok`] observed: the failed join's result, whether its
+/// pending branch was dropped, the succeeding join's result.
+type TryJoined = (
+    Result<(u8, u8), &'static str>,
+    bool,
+    Result<(u8, usize), ()>,
+);
+
+on_both! {
+    /// A pending branch (holding a drop flag) joined with a failing one, then two that
+    /// succeed.
+    fn try_join_failing_then_ok() -> TryJoined {
+        async fn failing() -> Result<u8, &'static str> {
+            Err("boom")
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = DropFlag(dropped.clone());
+        let runtime = rt::current_thread();
+        let failed = runtime.block_on(async move {
+            let pending = async move {
+                let _guard = guard;
+                std::future::pending::<Result<u8, &'static str>>().await
+            };
+            rt::try_join!(pending, failing())
+        });
+        let ok = runtime.block_on(async { rt::try_join!(async { Ok(1) }, async { Ok(2) }) });
+        (failed, dropped.load(SeqCst), ok)
+    }
 }
 
 #[test]
 fn try_join_short_circuits_on_the_first_error_and_drops_the_rest() {
-    async fn failing() -> Result<u8, &'static str> {
-        Err("boom")
-    }
-    let spindle_dropped = Arc::new(AtomicBool::new(false));
-    let tokio_dropped = Arc::new(AtomicBool::new(false));
-    let flag = spindle_dropped.clone();
-    let spindle = spindle_rt().block_on(async move {
-        let guard = DropFlag(flag);
-        let pending = async move {
-            let _guard = guard;
-            std::future::pending::<Result<u8, &'static str>>().await
-        };
-        spindle::try_join!(pending, failing())
-    });
-    let flag = tokio_dropped.clone();
-    let tokio = tokio_rt().block_on(async move {
-        let guard = DropFlag(flag);
-        let pending = async move {
-            let _guard = guard;
-            std::future::pending::<Result<u8, &'static str>>().await
-        };
-        tokio::try_join!(pending, failing())
-    });
-    assert_eq!(spindle, Err("boom"));
-    assert_eq!(spindle, tokio);
-    assert!(spindle_dropped.load(SeqCst) && tokio_dropped.load(SeqCst));
+    let spindle = try_join_failing_then_ok::spindle();
+    assert_eq!(spindle, (Err("boom"), true, Ok((1, 2))));
+    assert_eq!(spindle, try_join_failing_then_ok::tokio());
+}
 
-    let ok: Result<(u8, usize), ()> =
-        spindle_rt().block_on(async { spindle::try_join!(async { Ok(1) }, async { Ok(2) }) });
-    assert_eq!(ok, Ok((1, 2)));
+on_both! {
+    async fn biased_select_of_two_ready() -> (&'static str, u8) {
+        rt::select! {
+            biased;
+            a = async { 1 } => ("first", a),
+            b = async { 2 } => ("second", b),
+        }
+    }
 }
 
 #[test]
 fn biased_select_takes_the_first_ready_branch_in_written_order() {
-    let spindle = spindle_rt().block_on(async {
-        spindle::select! {
-            biased;
-            a = async { 1 } => ("first", a),
-            b = async { 2 } => ("second", b),
-        }
-    });
-    let tokio = tokio_rt().block_on(async {
-        tokio::select! {
-            biased;
-            a = async { 1 } => ("first", a),
-            b = async { 2 } => ("second", b),
-        }
-    });
+    let spindle = biased_select_of_two_ready::spindle();
     assert_eq!(spindle, ("first", 1));
-    assert_eq!(spindle, tokio);
+    assert_eq!(spindle, biased_select_of_two_ready::tokio());
+}
+
+on_both! {
+    async fn select_slow_and_fast() -> usize {
+        rt::select! {
+            a = ReadyAfter(5) => a * 10,
+            b = ReadyAfter(1) => b,
+        }
+    }
 }
 
 #[test]
 fn select_takes_the_branch_that_completes_first() {
-    let spindle = spindle_rt().block_on(async {
-        spindle::select! {
-            a = ReadyAfter(5) => a * 10,
-            b = ReadyAfter(1) => b,
-        }
-    });
-    let tokio = tokio_rt().block_on(async {
-        tokio::select! {
-            a = ReadyAfter(5) => a * 10,
-            b = ReadyAfter(1) => b,
-        }
-    });
+    let spindle = select_slow_and_fast::spindle();
     assert_eq!(spindle, 7);
-    assert_eq!(spindle, tokio);
+    assert_eq!(spindle, select_slow_and_fast::tokio());
 }
 
-#[test]
-fn unbiased_select_is_fair_between_always_ready_branches() {
-    fn count_spindle() -> [usize; 2] {
-        spindle_rt().block_on(async {
-            let mut counts = [0; 2];
-            for _ in 0..100 {
-                spindle::select! {
-                    _ = async {} => counts[0] += 1,
-                    _ = async {} => counts[1] += 1,
-                }
-            }
-            counts
-        })
-    }
-    let tokio = tokio_rt().block_on(async {
+on_both! {
+    /// 100 unbiased selects between two always-ready branches. Returns each branch's wins.
+    async fn select_two_always_ready_100_times() -> [usize; 2] {
         let mut counts = [0; 2];
         for _ in 0..100 {
-            tokio::select! {
+            rt::select! {
                 _ = async {} => counts[0] += 1,
                 _ = async {} => counts[1] += 1,
             }
         }
         counts
-    });
-    let spindle = count_spindle();
-    // tokio picks a random start, spindle rotates: both give each branch a share.
-    for counts in [spindle, tokio] {
+    }
+}
+
+#[test]
+fn unbiased_select_is_fair_between_always_ready_branches() {
+    // tokio picks a random start, spindle rotates: both give each branch a share (so the
+    // counts themselves may differ).
+    for counts in [
+        select_two_always_ready_100_times::spindle(),
+        select_two_always_ready_100_times::tokio(),
+    ] {
         assert_eq!(counts[0] + counts[1], 100);
         assert!(counts[0] >= 10 && counts[1] >= 10, "{counts:?}");
     }
 }
 
+on_both! {
+    async fn select_with_every_branch_disabled() -> u8 {
+        let enabled = false;
+        rt::select! {
+            a = async { 1 }, if enabled => a,
+            b = async { 2 }, if enabled => b,
+            else => 0,
+        }
+    }
+}
+
 #[test]
 fn select_runs_else_when_every_branch_is_disabled() {
-    let enabled = false;
-    let spindle = spindle_rt().block_on(async {
-        spindle::select! {
-            a = async { 1 }, if enabled => a,
-            b = async { 2 }, if enabled => b,
-            else => 0,
-        }
-    });
-    let tokio = tokio_rt().block_on(async {
-        tokio::select! {
-            a = async { 1 }, if enabled => a,
-            b = async { 2 }, if enabled => b,
-            else => 0,
-        }
-    });
+    let spindle = select_with_every_branch_disabled::spindle();
     assert_eq!(spindle, 0);
-    assert_eq!(spindle, tokio);
+    assert_eq!(spindle, select_with_every_branch_disabled::tokio());
+}
+
+on_both! {
+    /// A biased select whose first branch's pattern does not match, then one where no
+    /// branch's pattern matches. Returns both selects' values.
+    async fn select_with_pattern_mismatches() -> (u32, u8) {
+        let one_mismatch = rt::select! {
+            biased;
+            Some(x) = async { None::<u32> } => x,
+            y = async { ReadyAfter(2).await as u32 } => y + 100,
+        };
+        // Every branch mismatching is "all disabled": the else branch runs.
+        let all_mismatch = rt::select! {
+            Some(x) = async { None::<u8> } => x,
+            Ok(y) = async { Err::<u8, ()>(()) } => y,
+            else => 42,
+        };
+        (one_mismatch, all_mismatch)
+    }
 }
 
 #[test]
 fn a_pattern_mismatch_disables_only_that_branch() {
-    let spindle = spindle_rt().block_on(async {
-        spindle::select! {
-            biased;
-            Some(x) = async { None::<u32> } => x,
-            y = async { ReadyAfter(2).await as u32 } => y + 100,
-        }
-    });
-    let tokio = tokio_rt().block_on(async {
-        tokio::select! {
-            biased;
-            Some(x) = async { None::<u32> } => x,
-            y = async { ReadyAfter(2).await as u32 } => y + 100,
-        }
-    });
-    assert_eq!(spindle, 107);
-    assert_eq!(spindle, tokio);
+    let spindle = select_with_pattern_mismatches::spindle();
+    assert_eq!(spindle, (107, 42));
+    assert_eq!(spindle, select_with_pattern_mismatches::tokio());
+}
 
-    // Every branch mismatching is "all disabled": the else branch runs.
-    let spindle = spindle_rt().block_on(async {
-        spindle::select! {
-            Some(x) = async { None::<u8> } => x,
-            Ok(y) = async { Err::<u8, ()>(()) } => y,
-            else => 42,
+on_both! {
+    /// A pending loser holding a drop flag against a branch bound by `mut` and `ref`
+    /// patterns. Returns the handler's text, number, and whether the loser was dropped by
+    /// the time the handler ran.
+    async fn select_with_mut_and_ref_patterns() -> (String, i32, bool) {
+        let flag = Arc::new(AtomicBool::new(false));
+        let guard = DropFlag(flag.clone());
+        rt::select! {
+            _ = async move { let _guard = guard; std::future::pending::<()>().await } => unreachable!(),
+            (Some(mut text), ref n) = async { (Some(String::from("a")), 3) } => {
+                text.push('b');
+                (text, *n, flag.load(SeqCst))
+            }
         }
-    });
-    let tokio = tokio_rt().block_on(async {
-        tokio::select! {
-            Some(x) = async { None::<u8> } => x,
-            Ok(y) = async { Err::<u8, ()>(()) } => y,
-            else => 42,
-        }
-    });
-    assert_eq!(spindle, 42);
-    assert_eq!(spindle, tokio);
+    }
 }
 
 #[test]
 fn select_binds_mut_and_ref_patterns_and_drops_the_losers_before_the_handler() {
-    let spindle_loser = Arc::new(AtomicBool::new(false));
-    let tokio_loser = Arc::new(AtomicBool::new(false));
-    let flag = spindle_loser.clone();
-    let spindle = spindle_rt().block_on(async move {
-        let guard = DropFlag(flag.clone());
-        spindle::select! {
-            _ = async move { let _guard = guard; std::future::pending::<()>().await } => unreachable!(),
-            (Some(mut text), ref n) = async { (Some(String::from("a")), 3) } => {
-                text.push('b');
-                (text, *n, flag.load(SeqCst))
-            }
-        }
-    });
-    let flag = tokio_loser.clone();
-    let tokio = tokio_rt().block_on(async move {
-        let guard = DropFlag(flag.clone());
-        tokio::select! {
-            _ = async move { let _guard = guard; std::future::pending::<()>().await } => unreachable!(),
-            (Some(mut text), ref n) = async { (Some(String::from("a")), 3) } => {
-                text.push('b');
-                (text, *n, flag.load(SeqCst))
-            }
-        }
-    });
+    let spindle = select_with_mut_and_ref_patterns::spindle();
     assert_eq!(spindle, ("ab".to_owned(), 3, true));
-    assert_eq!(spindle, tokio);
+    assert_eq!(spindle, select_with_mut_and_ref_patterns::tokio());
+}
+
+on_both! {
+    /// Returns whether a select whose only branch's pattern fails, with no `else`, panicked.
+    fn select_with_no_branch_left_and_no_else() -> bool {
+        std::panic::catch_unwind(|| {
+            rt::current_thread().block_on(async {
+                rt::select! {
+                    Some(x) = async { None::<u8> } => x,
+                }
+            })
+        })
+        .is_err()
+    }
 }
 
 #[test]
 fn select_without_else_panics_when_every_branch_is_disabled() {
-    let spindle = std::panic::catch_unwind(|| {
-        spindle_rt().block_on(async {
-            spindle::select! {
-                Some(x) = async { None::<u8> } => x,
-            }
-        })
-    });
-    let tokio = std::panic::catch_unwind(|| {
-        tokio_rt().block_on(async {
-            tokio::select! {
-                Some(x) = async { None::<u8> } => x,
-            }
-        })
-    });
-    assert!(spindle.is_err() && tokio.is_err());
+    assert!(select_with_no_branch_left_and_no_else::spindle());
+    assert!(select_with_no_branch_left_and_no_else::tokio());
 }
 
-#[test]
-fn thirty_two_branches() {
-    let spindle = spindle_rt().block_on(async {
-        let joined = spindle::join!(
+on_both! {
+    /// A 32-branch `join!` and a 32-branch biased `select!`.
+    async fn thirty_two_branch_join_and_select() -> (i32, i32, usize, usize) {
+        let joined = rt::join!(
             async { 0 },
             async { 1 },
             async { 2 },
@@ -305,7 +267,7 @@ fn thirty_two_branches() {
             async { 30 },
             ReadyAfter(3),
         );
-        let selected = spindle::select! {
+        let selected = rt::select! {
             biased;
             a = ReadyAfter(9) => a, b = ReadyAfter(9) => b, c = ReadyAfter(9) => c,
             d = ReadyAfter(9) => d, e = ReadyAfter(9) => e, f = ReadyAfter(9) => f,
@@ -320,8 +282,14 @@ fn thirty_two_branches() {
             ae = ReadyAfter(9) => ae, last = ReadyAfter(2) => last + 1000,
         };
         (joined.0, joined.30, joined.31, selected)
-    });
+    }
+}
+
+#[test]
+fn thirty_two_branches() {
+    let spindle = thirty_two_branch_join_and_select::spindle();
     assert_eq!(spindle, (0, 30, 7, 1007));
+    assert_eq!(spindle, thirty_two_branch_join_and_select::tokio());
 }
 
 /// Counts its polls; completes once its oneshot has a value.
@@ -344,10 +312,10 @@ impl Future for CountedRecv {
 /// between batches of task polls. Returns each branch's
 /// poll count and the runtime's `wasted_branch_polls`.
 fn t1_t2_t3(use_spindle_join: bool) -> ([usize; 3], u64) {
-    let rt = spindle_rt();
+    let runtime = crate::spindle_rt::current_thread();
     let polls: [Arc<AtomicUsize>; 3] = Default::default();
     let counts = polls.clone();
-    rt.block_on(async move {
+    runtime.block_on(async move {
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..3)
             .map(|_| spindle::sync::oneshot::channel::<()>())
             .unzip();
@@ -375,7 +343,7 @@ fn t1_t2_t3(use_spindle_join: bool) -> ([usize; 3], u64) {
         joiner.await.unwrap();
     });
     let counts = [0, 1, 2].map(|i| counts[i].load(SeqCst));
-    (counts, rt.metrics().wasted_branch_polls)
+    (counts, runtime.metrics().wasted_branch_polls)
 }
 
 #[test]
@@ -392,12 +360,10 @@ fn one_wake_polls_one_branch_under_spindle_join_but_every_branch_under_tokio_joi
     assert_eq!(tokio_wasted, extra as u64);
 }
 
-/// The most branches a combinator takes (one bit each in the ready mask), within the default
-/// recursion limit.
-#[test]
-fn sixty_four_branches() {
-    let (joined, try_joined, selected) = spindle_rt().block_on(async {
-        let joined = spindle::join!(
+on_both! {
+    /// A 64-branch `join!`, `try_join!` and `select!`.
+    async fn sixty_four_branch_join_try_join_and_select() -> (i32, Result<u8, ()>, usize) {
+        let joined = rt::join!(
             async { 0 },
             async { 1 },
             async { 2 },
@@ -463,7 +429,7 @@ fn sixty_four_branches() {
             async { 62 },
             async { 63 },
         );
-        let try_joined = spindle::try_join!(
+        let try_joined = rt::try_join!(
             async { Ok::<u8, ()>(0) },
             async { Ok::<u8, ()>(1) },
             async { Ok::<u8, ()>(2) },
@@ -529,7 +495,7 @@ fn sixty_four_branches() {
             async { Ok::<u8, ()>(62) },
             async { Ok::<u8, ()>(63) },
         );
-        let selected = spindle::select! {
+        let selected = rt::select! {
             x0 = ReadyAfter(5) => x0, x1 = ReadyAfter(5) => x1 + 1,
             x2 = ReadyAfter(5) => x2 + 2, x3 = ReadyAfter(5) => x3 + 3,
             x4 = ReadyAfter(5) => x4 + 4, x5 = ReadyAfter(5) => x5 + 5,
@@ -565,84 +531,77 @@ fn sixty_four_branches() {
             else => 0,
         };
         (joined.63, try_joined.map(|all| all.63), selected)
-    });
-    assert_eq!((joined, try_joined, selected), (63, Ok(63), 70));
+    }
+}
+
+/// The most branches a combinator takes (one bit each in the ready mask), within the default
+/// recursion limit; tokio's `select!` takes as many.
+#[test]
+fn sixty_four_branches() {
+    let spindle = sixty_four_branch_join_try_join_and_select::spindle();
+    assert_eq!(spindle, (63, Ok(63), 70));
+    assert_eq!(spindle, sixty_four_branch_join_try_join_and_select::tokio());
+}
+
+/// A value whose `IntoFuture` is ready with 7.
+struct Seven;
+
+impl std::future::IntoFuture for Seven {
+    type Output = u8;
+    type IntoFuture = std::future::Ready<u8>;
+    fn into_future(self) -> Self::IntoFuture {
+        std::future::ready(7)
+    }
+}
+
+on_both! {
+    async fn join_and_select_into_future_values() -> (u8, u8) {
+        let (a,) = rt::join!(Seven);
+        let b = rt::select! { b = Seven => b };
+        (a, b)
+    }
 }
 
 /// Branches may be `IntoFuture` values, as with tokio's macros.
 #[test]
 fn branches_may_be_into_future_values() {
-    struct Seven;
-    impl std::future::IntoFuture for Seven {
-        type Output = u8;
-        type IntoFuture = std::future::Ready<u8>;
-        fn into_future(self) -> Self::IntoFuture {
-            std::future::ready(7)
-        }
-    }
-    let spindle = spindle_rt().block_on(async {
-        let (a,) = spindle::join!(Seven);
-        let b = spindle::select! { b = Seven => b };
-        (a, b)
-    });
-    let tokio = tokio_rt().block_on(async {
-        let (a,) = tokio::join!(Seven);
-        let b = tokio::select! { b = Seven => b };
-        (a, b)
-    });
+    let spindle = join_and_select_into_future_values::spindle();
     assert_eq!(spindle, (7, 7));
-    assert_eq!(spindle, tokio);
+    assert_eq!(spindle, join_and_select_into_future_values::tokio());
+}
+
+on_both! {
+    /// Three messages from a task over a channel, against a pinned 30 s deadline polled by
+    /// reference. Returns why the loop ended, then the sum received.
+    async fn select_loop_against_a_deadline() -> String {
+        let (tx, mut rx) = rt::sync::mpsc::channel::<u32>(4);
+        rt::spawn(async move {
+            for i in 1..=3 {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let deadline = rt::time::sleep(std::time::Duration::from_secs(30));
+        rt::pin!(deadline);
+        let mut sum = 0;
+        loop {
+            rt::select! {
+                _ = &mut deadline => break "deadline",
+                message = rx.recv() => match message {
+                    Some(n) => sum += n,
+                    None => break "closed",
+                },
+            }
+        }
+        .to_owned()
+            + &sum.to_string()
+    }
 }
 
 /// The usual tokio loop: a pinned deadline polled by reference in `select!`, against a
 /// channel, until the channel closes or the deadline passes.
 #[test]
 fn select_in_a_loop_with_a_pinned_deadline() {
-    use std::time::Duration;
-    let spindle = spindle_rt().block_on(async {
-        let (tx, mut rx) = spindle::sync::mpsc::channel::<u32>(4);
-        spindle::spawn(async move {
-            for i in 1..=3 {
-                tx.send(i).await.unwrap();
-            }
-        });
-        let deadline = spindle::time::sleep(Duration::from_secs(30));
-        spindle::pin!(deadline);
-        let mut sum = 0;
-        loop {
-            spindle::select! {
-                _ = &mut deadline => break "deadline",
-                message = rx.recv() => match message {
-                    Some(n) => sum += n,
-                    None => break "closed",
-                },
-            }
-        }
-        .to_owned()
-            + &sum.to_string()
-    });
-    let tokio = tokio_rt().block_on(async {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(4);
-        tokio::spawn(async move {
-            for i in 1..=3 {
-                tx.send(i).await.unwrap();
-            }
-        });
-        let deadline = tokio::time::sleep(Duration::from_secs(30));
-        tokio::pin!(deadline);
-        let mut sum = 0;
-        loop {
-            tokio::select! {
-                _ = &mut deadline => break "deadline",
-                message = rx.recv() => match message {
-                    Some(n) => sum += n,
-                    None => break "closed",
-                },
-            }
-        }
-        .to_owned()
-            + &sum.to_string()
-    });
+    let spindle = select_loop_against_a_deadline::spindle();
     assert_eq!(spindle, "closed6");
-    assert_eq!(spindle, tokio);
+    assert_eq!(spindle, select_loop_against_a_deadline::tokio());
 }

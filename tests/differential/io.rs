@@ -2,19 +2,20 @@
 //! under a waiting task, and resources whose runtime has shut down (issue 11, sections 2
 //! and 3).
 //!
-//! Each scenario is written once, in [`on_both!`], and runs on a spindle and a tokio
-//! current-thread runtime; the test asserts that both observed the same thing (and, so a
-//! broken scenario cannot pass on both, what that thing is). Every wait is bounded by
-//! [`BOUND`], a hang guard only: a correct run never gets near it. The bound is kept outside
-//! the waiting tasks (on their `JoinHandle`s), so that it never re-polls a waiter that the
-//! reactor failed to wake. "Every waiter is waiting"
-//! is known, not hoped for: [`FirstPending`] reports a future's first `Pending`, which comes
-//! after its waker is stored.
+//! Each scenario is written once, in [`io_scenario!`] (over [`on_both!`]), and runs on a
+//! spindle and a tokio current-thread runtime; the test asserts that both observed the same
+//! thing (and, so a broken scenario cannot pass on both, what that thing is). Every wait is
+//! bounded by [`BOUND`], a hang guard only: a correct run never gets near it. The bound is
+//! kept outside the waiting tasks (on their `JoinHandle`s), so that it never re-polls a
+//! waiter that the reactor failed to wake. "Every waiter is waiting" is known, not hoped
+//! for: [`FirstPending`] reports a future's first `Pending`, which comes after its waker is
+//! stored.
 
+use crate::Inert;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// The hang guard of every wait below.
@@ -51,44 +52,22 @@ fn first_pending<F: Future, S: FnOnce() + Unpin>(future: F, on_pending: S) -> Fi
     }
 }
 
-/// A waker that does nothing, for polling a future by hand and watching the waker's life
-/// through a `Weak`.
-struct Inert;
-
-impl Wake for Inert {
-    fn wake(self: Arc<Self>) {}
-}
-
-/// Generates `spindle()` and `tokio()` running `$body` in a current-thread runtime of each,
-/// with `net`, `time`, `sync`, `spawn` and `AsyncFd` naming that runtime's items.
-macro_rules! on_both {
-    ($(#[$meta:meta])* fn $name:ident() -> $out:ty $body:block) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            pub fn spindle() -> $out {
+/// [`on_both!`] with `net`, `time`, `sync`, `spawn` and `AsyncFd` naming the runtime under
+/// test's items; the scenario runs on a current-thread runtime of each.
+macro_rules! io_scenario {
+    ($(#[$meta:meta])* fn $name:ident() -> $out:ty { $($body:tt)* }) => {
+        on_both! {
+            $(#[$meta])*
+            async fn $name() -> $out {
                 #[allow(unused_imports)]
-                use spindle::{io::AsyncFd, net, spawn, sync, time};
-                let runtime = spindle::runtime::Builder::new_current_thread().build().unwrap();
-                runtime.block_on(async $body)
-            }
-
-            pub fn tokio() -> $out {
-                #[allow(unused_imports)]
-                use tokio::{io::unix::AsyncFd, net, spawn, sync, time};
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async $body)
+                use rt::{io::AsyncFd, net, spawn, sync, time};
+                $($body)*
             }
         }
     };
 }
 
-on_both! {
+io_scenario! {
     /// Four tasks wait in `recv_from` on one `Arc<UdpSocket>`; four datagrams arrive. Returns
     /// the payloads the tasks got (`None`: that task timed out).
     fn udp_recv_from_tasks() -> Vec<Option<u8>> {
@@ -135,7 +114,7 @@ fn several_recv_from_tasks_on_one_udp_socket_all_get_a_datagram() {
     assert_eq!(udp_recv_from_tasks::spindle(), expected);
 }
 
-on_both! {
+io_scenario! {
     /// Three tasks wait in `accept` on one `Arc<TcpListener>`; three clients connect.
     /// Returns how many tasks accepted one.
     fn tcp_acceptor_tasks() -> usize {
@@ -176,7 +155,7 @@ fn several_acceptor_tasks_on_one_tcp_listener_each_accept() {
     assert_eq!(tcp_acceptor_tasks::spindle(), 3);
 }
 
-on_both! {
+io_scenario! {
     /// Three tasks wait in `readable()` on one stream, then three in `writable()` on a stream
     /// whose send buffer is full. The peer writes one byte, then drains. Returns how many
     /// waiters of each kind finished.
@@ -264,7 +243,7 @@ fn concurrent_readable_and_writable_waiters_are_all_woken() {
     assert_eq!(concurrent_readable_and_writable::spindle(), (3, 3));
 }
 
-on_both! {
+io_scenario! {
     /// Polls `readable()`, `recv_from` and `accept` once each by hand with a waker watched
     /// through a `Weak`, then drops the future. Returns, for each, whether the waker was
     /// still alive afterwards (stored by the reactor).
@@ -300,7 +279,7 @@ fn a_cancelled_readiness_future_releases_its_waker() {
     assert_eq!(cancelled_waits_keep_their_waker::spindle(), [false; 3]);
 }
 
-on_both! {
+io_scenario! {
     /// A task awaits a one-hour sleep it shares with this one; once it waits, the sleep is
     /// reset to 10 ms from now, or to now. Returns, for each, whether the task finished.
     fn sleep_reset_while_awaited() -> [bool; 2] {
@@ -340,14 +319,6 @@ enum AfterShutdown {
     /// A panic with this text.
     Panic(String),
     Completed,
-}
-
-fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
-        .unwrap_or_default()
 }
 
 /// Makes a UDP socket, a TCP listener, a one-hour `Sleep`, `Interval` and `timeout` in one
@@ -404,7 +375,7 @@ macro_rules! after_shutdown {
         ]
         .map(|outcome| match outcome {
             Ok(()) => AfterShutdown::Completed,
-            Err(payload) => AfterShutdown::Panic(panic_text(payload)),
+            Err(payload) => AfterShutdown::Panic(crate::panic_message(&*payload)),
         });
         (udp, tcp, timers)
     }};

@@ -3,12 +3,12 @@
 //! backpressure and end of stream on drop, number round trips, `read_exact` at end of
 //! stream, `io::split`.
 //!
-//! Each scenario is written once, in [`on_both!`], against `io`, `net` and `spawn`, which
-//! name spindle's or tokio's; it runs on a current-thread runtime of each, and the test
-//! asserts both observed the same thing, and what that thing is (so a scenario broken on
-//! both cannot pass). Waits are bounded by the runtime's own progress: every scenario's
-//! peers are in the scenario, so a hang is a failure of the code under test (the test
-//! harness's timeout catches it).
+//! Each scenario is written once, in [`io_scenario!`] (over [`on_both!`]), against `io`,
+//! `net` and `spawn`, which name spindle's or tokio's; it runs on a current-thread runtime of
+//! each, and the test asserts both observed the same thing, and what that thing is (so a
+//! scenario broken on both cannot pass). Waits are bounded by the runtime's own progress:
+//! every scenario's peers are in the scenario, so a hang is a failure of the code under test
+//! (the test harness's timeout catches it).
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -24,38 +24,24 @@ async fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
     .await
 }
 
-macro_rules! on_both {
-    ($(#[$meta:meta])* fn $name:ident() -> $out:ty $body:block) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            pub fn spindle() -> $out {
+/// [`on_both!`] with `io`, `net`, `spawn` and the `io` extension traits of the runtime under
+/// test in scope; the scenario runs on a current-thread runtime of each.
+macro_rules! io_scenario {
+    ($(#[$meta:meta])* fn $name:ident() -> $out:ty { $($body:tt)* }) => {
+        on_both! {
+            $(#[$meta])*
+            async fn $name() -> $out {
                 #[allow(unused_imports)]
-                use spindle::{io, net, spawn};
+                use rt::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
                 #[allow(unused_imports)]
-                use spindle::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-                let runtime = spindle::runtime::Builder::new_current_thread().build().unwrap();
-                runtime.block_on(async $body)
-            }
-
-            pub fn tokio() -> $out {
-                #[allow(unused_imports)]
-                use tokio::{io, net, spawn};
-                #[allow(unused_imports)]
-                use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async $body)
+                use rt::{io, net, spawn};
+                $($body)*
             }
         }
     };
 }
 
-on_both! {
+io_scenario! {
     /// A server writes three lines over loopback TCP, in pieces that cut lines apart, the last
     /// with `\r\n` and one more with no newline at all; the client reads them with
     /// `BufReader::lines`. Returns the lines, then what `next_line` gives after the end.
@@ -100,7 +86,7 @@ fn lines_over_tcp_agree() {
     );
 }
 
-on_both! {
+io_scenario! {
     /// `read_until(b';')` through a 4-byte `BufReader` over a duplex pipe, where the writer
     /// sends a segment and only later its delimiter, and the next segment's start with it.
     /// Returns each call's (count, bytes appended).
@@ -146,7 +132,7 @@ fn read_until_across_reads_agree() {
     );
 }
 
-on_both! {
+io_scenario! {
     /// `BufWriter::with_capacity(8)` over a duplex pipe: small writes stay in the buffer until
     /// `flush`; a write as large as the buffer, with the buffer empty, goes straight through;
     /// a small write after buffered bytes that overflows flushes first. Returns what the
@@ -195,7 +181,7 @@ fn buf_writer_flush_agree() {
     );
 }
 
-on_both! {
+io_scenario! {
     /// A proxy task runs `copy_bidirectional` between two duplex pipes; the client sends 5000
     /// bytes and shuts down, the server sends 7 and shuts down. Returns the proxy's counts
     /// and what each end received.
@@ -229,7 +215,7 @@ fn copy_bidirectional_counts_agree() {
     assert_eq!(spindle, ((5000, 7), 5000, b"answer!".to_vec()));
 }
 
-on_both! {
+io_scenario! {
     /// `duplex(4)`: a write takes only what fits and a second write waits; the peer's read
     /// frees room; dropping one end gives the other the rest, then end of stream, and
     /// `BrokenPipe` on write. Returns the observations.
@@ -267,7 +253,7 @@ type BigEndian = (u8, i16, u32, i32, u64, i64, u128, f32, f64);
 /// What `number_round_trips` reads back little-endian.
 type LittleEndian = (u16, u32, i64, f64);
 
-on_both! {
+io_scenario! {
     /// Every number writer and reader, big- and little-endian, through a duplex pipe; the
     /// bytes on the wire are returned too.
     fn number_round_trips() -> (Vec<u8>, BigEndian, LittleEndian) {
@@ -332,7 +318,7 @@ fn number_round_trips_agree() {
     assert_eq!(spindle.2, (0x0102, 0x0304_0506, -7, 2.0));
 }
 
-on_both! {
+io_scenario! {
     /// `read_exact` for 4 bytes when the stream ends after 3, and `read_u32` on an empty
     /// stream. Returns the error kinds.
     fn read_exact_unexpected_eof() -> (String, String) {
@@ -356,7 +342,7 @@ fn read_exact_unexpected_eof_agree() {
     );
 }
 
-on_both! {
+io_scenario! {
     /// `io::split` of a duplex end: the halves work from two tasks, and `unsplit` gives the
     /// end back, still connected. Returns what went each way.
     fn split_and_unsplit() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -394,7 +380,7 @@ fn split_and_unsplit_agree() {
 /// One `next_line` result, its error as the kind's name.
 type NextLine = Result<Option<String>, String>;
 
-on_both! {
+io_scenario! {
     /// Bytes that are not UTF-8: `lines` (an error, then the next line), `read_line` (an
     /// error, and what it leaves in the `String`), `read_to_string` (the same). Returns the
     /// observations.
@@ -433,7 +419,7 @@ fn invalid_utf8_agree() {
     assert_eq!(spindle.2, ("InvalidData".to_string(), "kept:".to_string()));
 }
 
-on_both! {
+io_scenario! {
     /// An echo server that is one `io::copy` from a TCP connection's read half to its write
     /// half; the client sends 256 KiB (more than the socket buffers hold, so both sides
     /// wait on each other), shuts down, and reads the echo to the end. Returns the server's

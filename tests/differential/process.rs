@@ -1,47 +1,19 @@
 //! Child processes (issue 14, section 2): a child's pipes read and written on spindle and on
 //! tokio, writes to a child that has gone, and `kill_on_drop`.
 //!
-//! Each scenario is a pair of short twins (the `Command` APIs line up, the runtimes' `io`
-//! traits do not), run in a current-thread runtime of each, and the test asserts that both
-//! observed the same thing and what that thing is. Where spindle deliberately differs (the
-//! `SIGPIPE` disposition, `shutdown` on a child's stdin) the test says so and asserts each.
+//! Each scenario is written once, in [`on_both!`], and runs (under [`within`]) on a
+//! current-thread runtime of each; the test asserts that both observed the same thing and
+//! what that thing is. Where spindle deliberately differs (the `SIGPIPE` disposition,
+//! `shutdown` on a child's stdin, a child outliving its runtime) the test says so and
+//! asserts each side.
 //!
 //! Children are checked one pid at a time (`waitid(WNOWAIT)`, which looks without reaping):
 //! other modules of this binary run children of their own at the same time, so nothing here
 //! may `waitpid(-1)`.
 
+use crate::{within, HANG};
 use std::os::unix::process::ExitStatusExt;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// The hang guard of every wait below; a correct run never gets near it.
-const HANG: Duration = Duration::from_secs(30);
-
-/// Runs `f` on a thread, failing the test if it takes longer than [`HANG`].
-fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match result.recv_timeout(HANG) {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("{what}: hung for {HANG:?}"),
-    }
-}
-
-fn spindle_rt() -> spindle::runtime::Runtime {
-    spindle::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// What `waitid(WNOWAIT)` says about our child `pid`, without reaping it.
 #[derive(Debug, PartialEq, Eq)]
@@ -78,98 +50,61 @@ fn child_state(pid: u32) -> ChildState {
     }
 }
 
+on_both! {
+    async fn stdout_line_by_line() -> (Vec<String>, Option<i32>) {
+        use rt::io::{AsyncBufReadExt, BufReader};
+        use rt::process::{Command, Stdio};
+        let mut child = Command::new("sh")
+            .args(["-c", r#"printf "a\nb\nc\n""#])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut collected = Vec::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            collected.push(line);
+        }
+        (collected, child.wait().await.unwrap().code())
+    }
+}
+
 /// A child's stdout read line by line (`BufReader::lines`).
 #[test]
 fn a_childs_stdout_read_line_by_line() {
-    const SCRIPT: &str = r#"printf "a\nb\nc\n""#;
-    let on_spindle = within("spindle", || {
-        spindle_rt().block_on(async {
-            use spindle::io::{AsyncBufReadExt, BufReader};
-            use spindle::process::{Command, Stdio};
-            let mut child = Command::new("sh")
-                .args(["-c", SCRIPT])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            let mut collected = Vec::new();
-            while let Some(line) = lines.next_line().await.unwrap() {
-                collected.push(line);
-            }
-            (collected, child.wait().await.unwrap().code())
-        })
-    });
-    let on_tokio = within("tokio", || {
-        tokio_rt().block_on(async {
-            use std::process::Stdio;
-            use tokio::io::{AsyncBufReadExt, BufReader};
-            use tokio::process::Command;
-            let mut child = Command::new("sh")
-                .args(["-c", SCRIPT])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            let mut collected = Vec::new();
-            while let Some(line) = lines.next_line().await.unwrap() {
-                collected.push(line);
-            }
-            (collected, child.wait().await.unwrap().code())
-        })
-    });
-    assert_eq!(on_spindle, on_tokio);
+    let on_spindle = within("spindle", stdout_line_by_line::spindle);
+    assert_eq!(on_spindle, within("tokio", stdout_line_by_line::tokio));
     assert_eq!(
         on_spindle,
         (vec!["a".into(), "b".into(), "c".into()], Some(0))
     );
 }
 
+on_both! {
+    async fn stdout_to_the_end() -> (Vec<String>, Option<i32>) {
+        use rt::io::AsyncReadExt;
+        use rt::process::{Command, Stdio};
+        let mut child = Command::new("sh")
+            .args(["-c", r#"printf "a\nb\nc\n""#])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = Vec::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        (lines(&out), child.wait().await.unwrap().code())
+    }
+}
+
 /// A child's stdout read to the end and split into lines.
 #[test]
 fn a_childs_stdout_read_to_the_end() {
-    const SCRIPT: &str = r#"printf "a\nb\nc\n""#;
-    let on_spindle = within("spindle", || {
-        spindle_rt().block_on(async {
-            use spindle::io::AsyncReadExt;
-            use spindle::process::{Command, Stdio};
-            let mut child = Command::new("sh")
-                .args(["-c", SCRIPT])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut out = Vec::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_end(&mut out)
-                .await
-                .unwrap();
-            (lines(&out), child.wait().await.unwrap().code())
-        })
-    });
-    let on_tokio = within("tokio", || {
-        tokio_rt().block_on(async {
-            use std::process::Stdio;
-            use tokio::io::AsyncReadExt;
-            use tokio::process::Command;
-            let mut child = Command::new("sh")
-                .args(["-c", SCRIPT])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut out = Vec::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_end(&mut out)
-                .await
-                .unwrap();
-            (lines(&out), child.wait().await.unwrap().code())
-        })
-    });
-    assert_eq!(on_spindle, on_tokio);
+    let on_spindle = within("spindle", stdout_to_the_end::spindle);
+    assert_eq!(on_spindle, within("tokio", stdout_to_the_end::tokio));
     assert_eq!(
         on_spindle,
         (vec!["a".into(), "b".into(), "c".into()], Some(0))
@@ -184,141 +119,96 @@ fn lines(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// What [`cat_with_stderr_apart`] writes to the child.
+const CAT_INPUT: &[u8] = b"hello\nworld\n";
+
+on_both! {
+    /// Returns the child's stdout, stderr and exit code.
+    async fn cat_with_stderr_apart() -> (Vec<u8>, Vec<u8>, Option<i32>) {
+        use rt::io::{AsyncReadExt, AsyncWriteExt};
+        use rt::process::{Command, Stdio};
+        let mut child = Command::new("sh")
+            .args(["-c", "cat; echo done >&2; exit 4"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(CAT_INPUT).await.unwrap();
+        drop(stdin);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_end(&mut err)
+            .await
+            .unwrap();
+        (out, err, child.wait().await.unwrap().code())
+    }
+}
+
 /// Written to `cat` through stdin, closed by dropping it, echoed on stdout; the script's
 /// stderr arrives separately.
 #[test]
 fn stdin_echoed_by_cat_with_stderr_apart() {
-    const SCRIPT: &str = "cat; echo done >&2; exit 4";
-    const INPUT: &[u8] = b"hello\nworld\n";
-    let on_spindle = within("spindle", || {
-        spindle_rt().block_on(async {
-            use spindle::io::{AsyncReadExt, AsyncWriteExt};
-            use spindle::process::{Command, Stdio};
-            let mut child = Command::new("sh")
-                .args(["-c", SCRIPT])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(INPUT).await.unwrap();
-            drop(stdin);
-            let (mut out, mut err) = (Vec::new(), Vec::new());
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_end(&mut out)
-                .await
-                .unwrap();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_end(&mut err)
-                .await
-                .unwrap();
-            (out, err, child.wait().await.unwrap().code())
-        })
-    });
-    let on_tokio = within("tokio", || {
-        tokio_rt().block_on(async {
-            use std::process::Stdio;
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            use tokio::process::Command;
-            let mut child = Command::new("sh")
-                .args(["-c", SCRIPT])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(INPUT).await.unwrap();
-            drop(stdin);
-            let (mut out, mut err) = (Vec::new(), Vec::new());
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_end(&mut out)
-                .await
-                .unwrap();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_end(&mut err)
-                .await
-                .unwrap();
-            (out, err, child.wait().await.unwrap().code())
-        })
-    });
-    assert_eq!(on_spindle, on_tokio);
-    assert_eq!(on_spindle, (INPUT.to_vec(), b"done\n".to_vec(), Some(4)));
+    let on_spindle = within("spindle", cat_with_stderr_apart::spindle);
+    assert_eq!(on_spindle, within("tokio", cat_with_stderr_apart::tokio));
+    assert_eq!(
+        on_spindle,
+        (CAT_INPUT.to_vec(), b"done\n".to_vec(), Some(4))
+    );
+}
+
+on_both! {
+    /// Returns what `wait_with_output` collected: stdout, stderr, exit code.
+    async fn output_after_writing_stdin() -> (Vec<u8>, Vec<u8>, Option<i32>) {
+        use rt::io::AsyncWriteExt;
+        use rt::process::{Command, Stdio};
+        let mut child = Command::new("sh")
+            .args(["-c", "tr a-z A-Z; echo e >&2"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(b"abc")
+            .await
+            .unwrap();
+        let output = child.wait_with_output().await.unwrap();
+        (output.stdout, output.stderr, output.status.code())
+    }
 }
 
 /// `wait_with_output` on a child whose stdin we wrote: both runtimes collect the same.
 #[test]
 fn wait_with_output_after_writing_stdin() {
-    let on_spindle = within("spindle", || {
-        spindle_rt().block_on(async {
-            use spindle::io::AsyncWriteExt;
-            use spindle::process::{Command, Stdio};
-            let mut child = Command::new("sh")
-                .args(["-c", "tr a-z A-Z; echo e >&2"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .as_mut()
-                .unwrap()
-                .write_all(b"abc")
-                .await
-                .unwrap();
-            let output = child.wait_with_output().await.unwrap();
-            (output.stdout, output.stderr, output.status.code())
-        })
-    });
-    let on_tokio = within("tokio", || {
-        tokio_rt().block_on(async {
-            use std::process::Stdio;
-            use tokio::io::AsyncWriteExt;
-            use tokio::process::Command;
-            let mut child = Command::new("sh")
-                .args(["-c", "tr a-z A-Z; echo e >&2"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .as_mut()
-                .unwrap()
-                .write_all(b"abc")
-                .await
-                .unwrap();
-            let output = child.wait_with_output().await.unwrap();
-            (output.stdout, output.stderr, output.status.code())
-        })
-    });
-    assert_eq!(on_spindle, on_tokio);
+    let on_spindle = within("spindle", output_after_writing_stdin::spindle);
+    assert_eq!(
+        on_spindle,
+        within("tokio", output_after_writing_stdin::tokio)
+    );
     assert_eq!(on_spindle, (b"ABC".to_vec(), b"e\n".to_vec(), Some(0)));
 }
 
-/// The scenario of the `BrokenPipe` tests: `true` exits at once, closing its stdin; then we
-/// write to it. Returns the write's error kind.
-///
-/// (An `Ok` write after the exit is possible: see the loop.)
-fn write_to_a_gone_child_on_spindle() -> std::io::ErrorKind {
-    spindle_rt().block_on(async {
-        use spindle::io::AsyncWriteExt;
-        use spindle::process::{Command, Stdio};
+on_both! {
+    /// The scenario of the `BrokenPipe` tests: `true` exits at once, closing its stdin; then
+    /// we write to it. Returns the write's error kind.
+    async fn write_to_a_gone_child() -> std::io::ErrorKind {
+        use rt::io::AsyncWriteExt;
+        use rt::process::{Command, Stdio};
         let mut child = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
         assert!(child.wait().await.unwrap().success());
@@ -330,26 +220,7 @@ fn write_to_a_gone_child_on_spindle() -> std::io::ErrorKind {
                 break err.kind();
             }
         }
-    })
-}
-
-fn write_to_a_gone_child_on_tokio() -> std::io::ErrorKind {
-    tokio_rt().block_on(async {
-        use std::process::Stdio;
-        use tokio::io::AsyncWriteExt;
-        use tokio::process::Command;
-        let mut child = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        assert!(child.wait().await.unwrap().success());
-        // Until every copy of the read end is closed the write succeeds: another test's
-        // child forked at the wrong instant holds one until its exec. So write until the
-        // error (the pipe never fills for good: that copy goes at the sibling's exec).
-        loop {
-            if let Err(err) = stdin.write_all(b"anyone there?").await {
-                break err.kind();
-            }
-        }
-    })
+    }
 }
 
 /// In a Rust test binary `SIGPIPE` is ignored (std's runtime does that before `main`), so
@@ -361,9 +232,8 @@ fn a_write_to_a_childs_closed_stdin_is_broken_pipe() {
         libc::SIG_IGN,
         "std ignores SIGPIPE in Rust binaries"
     );
-    let on_spindle = within("spindle", write_to_a_gone_child_on_spindle);
-    let on_tokio = within("tokio", write_to_a_gone_child_on_tokio);
-    assert_eq!(on_spindle, on_tokio);
+    let on_spindle = within("spindle", write_to_a_gone_child::spindle);
+    assert_eq!(on_spindle, within("tokio", write_to_a_gone_child::tokio));
     assert_eq!(on_spindle, std::io::ErrorKind::BrokenPipe);
 }
 
@@ -415,8 +285,8 @@ fn sigpipe_default_child() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     assert_eq!(sigpipe_disposition(), libc::SIG_DFL);
     let kind = match role.as_str() {
-        "spindle" => write_to_a_gone_child_on_spindle(),
-        _ => write_to_a_gone_child_on_tokio(),
+        "spindle" => write_to_a_gone_child::spindle(),
+        _ => write_to_a_gone_child::tokio(),
     };
     assert_eq!(kind, std::io::ErrorKind::BrokenPipe);
     // Still alive, so no SIGPIPE was left pending and unblocked; the disposition and this
@@ -436,33 +306,29 @@ fn sigpipe_default_child() {
     }
 }
 
+on_both! {
+    /// Returns whether a child's `/proc/self/status` says it ignores `SIGPIPE`.
+    async fn sigpipe_ignored_in_a_child() -> bool {
+        let output = rt::process::Command::new("cat")
+            .arg("/proc/self/status")
+            .output()
+            .await
+            .unwrap();
+        sigpipe_ignored_in(&output.stdout)
+    }
+}
+
 /// A child starts with `SIGPIPE` at its default on both (std and spindle reset it between
 /// fork and exec, whatever the parent's), so a child writing into a closed pipe dies as a
 /// shell pipeline expects. Read from the child's own `/proc/self/status` (`SigIgn`, the mask
 /// of ignored signals).
 #[test]
 fn a_child_starts_with_sigpipe_at_its_default() {
-    let on_spindle = within("spindle", || {
-        spindle_rt().block_on(async {
-            let output = spindle::process::Command::new("cat")
-                .arg("/proc/self/status")
-                .output()
-                .await
-                .unwrap();
-            sigpipe_ignored_in(&output.stdout)
-        })
-    });
-    let on_tokio = within("tokio", || {
-        tokio_rt().block_on(async {
-            let output = tokio::process::Command::new("cat")
-                .arg("/proc/self/status")
-                .output()
-                .await
-                .unwrap();
-            sigpipe_ignored_in(&output.stdout)
-        })
-    });
-    assert_eq!(on_spindle, on_tokio);
+    let on_spindle = within("spindle", sigpipe_ignored_in_a_child::spindle);
+    assert_eq!(
+        on_spindle,
+        within("tokio", sigpipe_ignored_in_a_child::tokio)
+    );
     assert!(!on_spindle);
     // This process does ignore it (so the reset is what the children see).
     let ours = std::fs::read("/proc/self/status").unwrap();
@@ -480,21 +346,45 @@ fn sigpipe_ignored_in(status: &[u8]) -> bool {
     mask & (1 << (libc::SIGPIPE - 1)) != 0
 }
 
-/// Waits (on the runtime's own timer, so its reactor keeps running) until `pid` is reaped,
-/// failing after [`HANG`]; returns whether it ever was. A zombie does not count.
-macro_rules! wait_until_reaped {
-    ($sleep:path, $pid:expr) => {{
-        let deadline = Instant::now() + HANG;
-        loop {
-            if child_state($pid) == ChildState::Gone {
-                break true;
+on_both! {
+    /// A `kill_on_drop(true)` child of `sleep 1000` dropped, then a default one dropped and
+    /// killed by hand. Returns whether the first was reaped, whether the second was still
+    /// running after its drop, and whether it was reaped once killed.
+    async fn drop_a_killed_and_a_kept_child() -> (bool, bool, bool) {
+        /// Waits (on the runtime's own timer, so its reactor keeps running) until `pid` is
+        /// reaped, failing after [`HANG`]; returns whether it ever was. A zombie does not
+        /// count.
+        async fn reaped(pid: u32) -> bool {
+            let deadline = Instant::now() + HANG;
+            loop {
+                if child_state(pid) == ChildState::Gone {
+                    break true;
+                }
+                if Instant::now() > deadline {
+                    break false;
+                }
+                rt::time::sleep(Duration::from_millis(1)).await;
             }
-            if Instant::now() > deadline {
-                break false;
-            }
-            $sleep(Duration::from_millis(1)).await;
         }
-    }};
+        use rt::process::Command;
+        let killed = Command::new("sleep")
+            .arg("1000")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let killed_pid = rt::pid(&killed);
+        drop(killed);
+        let killed_reaped = reaped(killed_pid).await;
+
+        let kept = Command::new("sleep").arg("1000").spawn().unwrap();
+        let kept_pid = rt::pid(&kept);
+        drop(kept);
+        let kept_running = child_state(kept_pid) == ChildState::Running;
+        // SAFETY: kill only sends a signal; the pid is our unreaped child (Running).
+        unsafe { libc::kill(kept_pid as libc::pid_t, libc::SIGKILL) };
+        let kept_reaped = reaped(kept_pid).await;
+        (killed_reaped, kept_running, kept_reaped)
+    }
 }
 
 /// `kill_on_drop(true)`: dropping the `Child` of a `sleep 1000` kills it, and it is reaped
@@ -502,51 +392,11 @@ macro_rules! wait_until_reaped {
 /// keeps running, and is still reaped once it ends (here: once we kill it by hand).
 #[test]
 fn kill_on_drop_kills_and_reaps_the_child() {
-    let on_spindle = within("spindle", || {
-        spindle_rt().block_on(async {
-            use spindle::process::Command;
-            let killed = Command::new("sleep")
-                .arg("1000")
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap();
-            let killed_pid = killed.id();
-            drop(killed);
-            let killed_reaped = wait_until_reaped!(spindle::time::sleep, killed_pid);
-
-            let kept = Command::new("sleep").arg("1000").spawn().unwrap();
-            let kept_pid = kept.id();
-            drop(kept);
-            let kept_running = child_state(kept_pid) == ChildState::Running;
-            // SAFETY: kill only sends a signal; the pid is our unreaped child (Running).
-            unsafe { libc::kill(kept_pid as libc::pid_t, libc::SIGKILL) };
-            let kept_reaped = wait_until_reaped!(spindle::time::sleep, kept_pid);
-            (killed_reaped, kept_running, kept_reaped)
-        })
-    });
-    let on_tokio = within("tokio", || {
-        tokio_rt().block_on(async {
-            use tokio::process::Command;
-            let killed = Command::new("sleep")
-                .arg("1000")
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap();
-            let killed_pid = killed.id().unwrap();
-            drop(killed);
-            let killed_reaped = wait_until_reaped!(tokio::time::sleep, killed_pid);
-
-            let kept = Command::new("sleep").arg("1000").spawn().unwrap();
-            let kept_pid = kept.id().unwrap();
-            drop(kept);
-            let kept_running = child_state(kept_pid) == ChildState::Running;
-            // SAFETY: kill only sends a signal; the pid is our unreaped child (Running).
-            unsafe { libc::kill(kept_pid as libc::pid_t, libc::SIGKILL) };
-            let kept_reaped = wait_until_reaped!(tokio::time::sleep, kept_pid);
-            (killed_reaped, kept_running, kept_reaped)
-        })
-    });
-    assert_eq!(on_spindle, on_tokio);
+    let on_spindle = within("spindle", drop_a_killed_and_a_kept_child::spindle);
+    assert_eq!(
+        on_spindle,
+        within("tokio", drop_a_killed_and_a_kept_child::tokio)
+    );
     assert_eq!(on_spindle, (true, true, true));
 }
 
@@ -592,11 +442,13 @@ fn a_kill_on_drop_child_is_reaped_when_its_runtime_drops() {
 /// `shutdown` on a child's stdin: spindle closes the pipe (the child reads end-of-file while
 /// we still hold the `ChildStdin`, and a later write is `BrokenPipe`); tokio's returns `Ok`
 /// and leaves the pipe open until the `ChildStdin` drops. Deliberate: a caller who shuts a
-/// writer down means "no more data", as for a socket.
+/// writer down means "no more data", as for a socket. The scenarios differ in order (spindle's
+/// child reaches end-of-file with our `ChildStdin` still held; tokio's only once we drop it),
+/// so each side is written out and asserted on its own.
 #[test]
 fn shutdown_closes_a_childs_stdin_on_spindle_only() {
     let on_spindle = within("spindle", || {
-        spindle_rt().block_on(async {
+        crate::spindle_rt::current_thread().block_on(async {
             use spindle::io::{AsyncReadExt, AsyncWriteExt};
             use spindle::process::{Command, Stdio};
             let mut child = Command::new("cat")
@@ -624,7 +476,7 @@ fn shutdown_closes_a_childs_stdin_on_spindle_only() {
         (b"abc".to_vec(), std::io::ErrorKind::BrokenPipe, Some(0))
     );
     let on_tokio = within("tokio", || {
-        tokio_rt().block_on(async {
+        crate::tokio_rt::current_thread().block_on(async {
             use std::process::Stdio;
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             use tokio::process::Command;

@@ -3,12 +3,16 @@
 //! `block_on` future, `spawn_local` off the driving thread, invalid builder settings. Each
 //! scenario runs on spindle and on tokio.
 //!
+//! Each scenario is written once, in [`on_both!`]; where spindle deliberately differs, or
+//! only spindle is checked, the test says why.
+//!
 //! Scenarios that could hang on a broken runtime run under [`within`], which fails the test
 //! after a generous bound instead of hanging the suite; scenarios that could abort the
 //! process (a panic in a thread-local destructor) or that change process-wide limits
 //! (`RLIMIT_NOFILE`) run in a child process: this test binary re-run on one `#[ignore]`d
 //! test.
 
+use crate::{panic_message, within, HANG};
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io::Write;
@@ -17,31 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::task::{Poll, Waker};
 use std::time::Duration;
-
-/// Long enough for any healthy run on a loaded machine; only a hang reaches it.
-const HANG: Duration = Duration::from_secs(30);
-
-/// Runs `f` on a thread and returns its result, failing the test if it takes longer than
-/// [`HANG`] (the thread is left behind; the process ends with the test binary).
-fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(catch_unwind(AssertUnwindSafe(f)));
-    });
-    match result.recv_timeout(HANG) {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("{what}: hung for {HANG:?}"),
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
 
 /// Re-runs this binary on the ignored test `name` with `SPINDLE_DIFF_CHILD` set (to
 /// `value`), and returns whether it succeeded, failing if it runs longer than [`HANG`].
@@ -92,27 +71,26 @@ fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
 // ---------------------------------------------------------------------------------------
 // §1: a dropped runtime's resources
 
-/// A socket's last stored waker belongs to a task of a dropped multi-thread runtime; then
-/// another runtime polls the socket. Replacing that waker freed the dropped runtime's last
-/// task, its shared state and, with them, its driver, whose drop took the socket's lock the
-/// replacement held: a hang. Now the driver shut down with the runtime, and the read fails.
-/// tokio: the read fails too (its driver is gone).
-#[test]
-fn a_stale_waker_of_a_dropped_runtime_does_not_deadlock_another() {
-    let spindle_read = within("spindle", || {
+on_both! {
+    /// A task of a one-worker multi-thread runtime stores its waker in a socket, then the
+    /// runtime is dropped under it and the peer writes. Returns what another runtime's
+    /// `readable` on that socket says.
+    fn readable_after_the_runtime_of_the_last_waker_dropped() -> std::io::Result<()> {
         let (ours, mut peer) = tcp_pair();
-        let rt = spindle::runtime::Builder::new_multi_thread()
+        let runtime = rt::runtime::Builder::new_multi_thread()
             .worker_threads(1)
+            .enable_all()
             .build()
             .unwrap();
         let stream = Arc::new(
-            rt.block_on(async { spindle::net::TcpStream::from_std(ours) })
+            runtime
+                .block_on(async { rt::net::TcpStream::from_std(ours) })
                 .unwrap(),
         );
         let (parked, is_parked) = mpsc::channel();
         let reader = stream.clone();
         // The task stores its waker in the socket, then its runtime is dropped under it.
-        drop(rt.spawn(async move {
+        drop(runtime.spawn(async move {
             let mut buf = [0; 8];
             let _ = parked.send(());
             let _ = reader.readable().await;
@@ -121,106 +99,76 @@ fn a_stale_waker_of_a_dropped_runtime_does_not_deadlock_another() {
         // The poll that stores the waker has begun; the drop joins the worker, which
         // finishes that poll first.
         is_parked.recv().unwrap();
-        drop(rt);
+        drop(runtime);
         peer.write_all(b"x").unwrap();
-        let other = spindle::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        other.block_on(async { stream.readable().await })
-    });
-    let tokio_read = within("tokio", || {
-        let (ours, mut peer) = tcp_pair();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let stream = Arc::new(
-            rt.block_on(async { tokio::net::TcpStream::from_std(ours) })
-                .unwrap(),
-        );
-        let (parked, is_parked) = mpsc::channel();
-        let reader = stream.clone();
-        drop(rt.spawn(async move {
-            let _ = parked.send(());
-            let _ = reader.readable().await;
-        }));
-        is_parked.recv().unwrap();
-        drop(rt);
-        peer.write_all(b"x").unwrap();
-        let other = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        other.block_on(async { stream.readable().await })
-    });
-    let spindle_error = spindle_read.expect_err("spindle: a dropped runtime's socket fails");
+        rt::current_thread().block_on(async { stream.readable().await })
+    }
+}
+
+/// A socket's last stored waker belongs to a task of a dropped multi-thread runtime; then
+/// another runtime polls the socket. Replacing that waker freed the dropped runtime's last
+/// task, its shared state and, with them, its driver, whose drop took the socket's lock the
+/// replacement held: a hang. Now the driver shut down with the runtime, and the read fails.
+/// tokio: the read fails too (its driver is gone), with an error text of its own.
+#[test]
+fn a_stale_waker_of_a_dropped_runtime_does_not_deadlock_another() {
+    let spindle = within(
+        "spindle",
+        readable_after_the_runtime_of_the_last_waker_dropped::spindle,
+    );
+    let tokio = within(
+        "tokio",
+        readable_after_the_runtime_of_the_last_waker_dropped::tokio,
+    );
+    let spindle_error = spindle.expect_err("spindle: a dropped runtime's socket fails");
     assert!(
         spindle_error.to_string().contains("shut down"),
         "spindle: {spindle_error}"
     );
-    assert!(tokio_read.is_err(), "tokio: {tokio_read:?}");
+    assert!(tokio.is_err(), "tokio: {tokio:?}");
 }
 
-/// After a multi-thread runtime is dropped while a `Handle` and a `JoinHandle` survive, a
-/// socket made in it, a `Sleep` made in it before the drop, and a `Sleep` made through the
-/// surviving handle after it all fail clearly (error or panic) instead of hanging: the
-/// survivors used to keep the driver alive with nobody turning it. A socket registered and a
-/// task spawned through the surviving handle fail too. The current-thread flavour, which
-/// always shut its driver down, runs the same scenario. tokio agrees on each.
-#[test]
-fn a_dropped_runtimes_sockets_and_sleeps_fail_whatever_survives() {
-    within("spindle multi-thread", || {
-        spindle_resources_fail_after_drop(
-            spindle::runtime::Builder::new_multi_thread().worker_threads(2),
-        )
-    });
-    within("spindle current-thread", || {
-        spindle_resources_fail_after_drop(&mut spindle::runtime::Builder::new_current_thread())
-    });
-    within("tokio multi-thread", || {
-        tokio_resources_fail_after_drop(
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2),
-        )
-    });
-    within("tokio current-thread", || {
-        tokio_resources_fail_after_drop(&mut tokio::runtime::Builder::new_current_thread())
-    });
-}
-
-fn spindle_resources_fail_after_drop(builder: &mut spindle::runtime::Builder) {
-    {
+on_both! {
+    /// A runtime (multi-thread with two workers, or current-thread) makes a socket, a
+    /// `Sleep` and a pending task, then is dropped while a `Handle` survives; another runtime
+    /// then uses each, and the surviving handle registers a socket, makes a `Sleep` and
+    /// spawns. Asserts each fails (tasks cancelled), and returns the texts of the four
+    /// errors and panics: the old socket's read, the old and the late sleep, the new socket.
+    fn resources_fail_after_drop(multi_thread: bool) -> Vec<String> {
         let (ours, _peer) = tcp_pair();
-        let rt = builder.build().unwrap();
-        let handle = rt.handle().clone();
-        let pending = rt.spawn(std::future::pending::<()>());
-        let (stream, sleep) = rt.block_on(async {
-            let stream = spindle::net::TcpStream::from_std(ours).unwrap();
-            (stream, spindle::time::sleep(Duration::from_millis(5)))
+        let mut builder = if multi_thread {
+            rt::runtime::Builder::new_multi_thread()
+        } else {
+            rt::runtime::Builder::new_current_thread()
+        };
+        if multi_thread {
+            builder.worker_threads(2);
+        }
+        let runtime = builder.enable_all().build().unwrap();
+        let handle = runtime.handle().clone();
+        let pending = runtime.spawn(std::future::pending::<()>());
+        let (stream, sleep) = runtime.block_on(async {
+            let stream = rt::net::TcpStream::from_std(ours).unwrap();
+            (stream, rt::time::sleep(Duration::from_millis(5)))
         });
-        drop(rt);
-        let other = spindle::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        drop(runtime);
+        let other = rt::current_thread();
         let mut buf = [0; 8];
         let read = other.block_on(async {
             stream.readable().await?;
             stream.try_read(&mut buf)
         });
-        let error = read.expect_err("spindle: the socket of a dropped runtime fails");
-        assert!(error.to_string().contains("shut down"), "spindle: {error}");
+        let read_error = read.expect_err("the socket of a dropped runtime fails");
 
         let polled = catch_unwind(AssertUnwindSafe(|| other.block_on(sleep)));
-        let message = panic_message(&*polled.expect_err("spindle: the old sleep panics"));
-        assert!(message.contains("shut down"), "spindle: {message}");
+        let old_sleep_panic = panic_message(&*polled.expect_err("the old sleep panics"));
 
         let late = {
             let _entered = handle.enter();
-            spindle::time::sleep(Duration::from_millis(5))
+            rt::time::sleep(Duration::from_millis(5))
         };
         let polled = catch_unwind(AssertUnwindSafe(|| other.block_on(late)));
-        let message = panic_message(&*polled.expect_err("spindle: the late sleep panics"));
-        assert!(message.contains("shut down"), "spindle: {message}");
+        let late_sleep_panic = panic_message(&*polled.expect_err("the late sleep panics"));
 
         let joined = other.block_on(pending);
         assert!(joined.unwrap_err().is_cancelled());
@@ -229,58 +177,47 @@ fn spindle_resources_fail_after_drop(builder: &mut spindle::runtime::Builder) {
         let (late_socket, _late_peer) = tcp_pair();
         let registered = {
             let _entered = handle.enter();
-            spindle::net::TcpStream::from_std(late_socket)
+            rt::net::TcpStream::from_std(late_socket)
         };
-        let error = registered.expect_err("spindle: a new socket of a dropped runtime");
-        assert!(error.to_string().contains("shut down"), "spindle: {error}");
+        let register_error = registered.expect_err("a new socket of a dropped runtime");
         let late_task = other.block_on(handle.spawn(async { 1 }));
         assert!(late_task.unwrap_err().is_cancelled());
+        vec![
+            read_error.to_string(),
+            old_sleep_panic,
+            late_sleep_panic,
+            register_error.to_string(),
+        ]
     }
 }
 
-fn tokio_resources_fail_after_drop(builder: &mut tokio::runtime::Builder) {
-    {
-        let (ours, _peer) = tcp_pair();
-        let rt = builder.enable_all().build().unwrap();
-        let handle = rt.handle().clone();
-        let pending = rt.spawn(std::future::pending::<()>());
-        let (stream, sleep) = rt.block_on(async {
-            let stream = tokio::net::TcpStream::from_std(ours).unwrap();
-            (stream, tokio::time::sleep(Duration::from_millis(5)))
-        });
-        drop(rt);
-        let other = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut buf = [0; 8];
-        let read = other.block_on(async {
-            stream.readable().await?;
-            stream.try_read(&mut buf)
-        });
-        assert!(read.is_err(), "tokio: {read:?}");
-        let polled = catch_unwind(AssertUnwindSafe(|| other.block_on(sleep)));
-        assert!(polled.is_err(), "tokio: the old sleep panics");
-        let late = {
-            let _entered = handle.enter();
-            tokio::time::sleep(Duration::from_millis(5))
+/// After a multi-thread runtime is dropped while a `Handle` and a `JoinHandle` survive, a
+/// socket made in it, a `Sleep` made in it before the drop, and a `Sleep` made through the
+/// surviving handle after it all fail clearly (error or panic) instead of hanging: the
+/// survivors used to keep the driver alive with nobody turning it. A socket registered and a
+/// task spawned through the surviving handle fail too. The current-thread flavour, which
+/// always shut its driver down, runs the same scenario. tokio agrees on each failure; only
+/// spindle's texts are asserted (each says the runtime shut down; tokio's are its own).
+#[test]
+fn a_dropped_runtimes_sockets_and_sleeps_fail_whatever_survives() {
+    for multi_thread in [true, false] {
+        let flavour = if multi_thread {
+            "multi-thread"
+        } else {
+            "current-thread"
         };
-        let polled = catch_unwind(AssertUnwindSafe(|| other.block_on(late)));
-        assert!(polled.is_err(), "tokio: the late sleep panics");
-        let joined = other.block_on(pending);
-        assert!(joined.unwrap_err().is_cancelled());
-
-        let (late_socket, _late_peer) = tcp_pair();
-        let registered = {
-            let _entered = handle.enter();
-            tokio::net::TcpStream::from_std(late_socket)
-        };
-        assert!(
-            registered.is_err(),
-            "tokio: a new socket of a dropped runtime"
-        );
-        let late_task = other.block_on(handle.spawn(async { 1 }));
-        assert!(late_task.unwrap_err().is_cancelled());
+        let spindle = within(&format!("spindle {flavour}"), move || {
+            resources_fail_after_drop::spindle(multi_thread)
+        });
+        for message in spindle {
+            assert!(
+                message.contains("shut down"),
+                "spindle {flavour}: {message}"
+            );
+        }
+        within(&format!("tokio {flavour}"), move || {
+            resources_fail_after_drop::tokio(multi_thread)
+        });
     }
 }
 
@@ -342,35 +279,30 @@ fn wake_from_a_thread_local_destructor(waker: Waker, prepare: impl FnOnce() + Se
     .unwrap();
 }
 
-/// Child side of `a_wake_from_a_thread_local_destructor_neither_panics_nor_aborts`.
-#[test]
-#[ignore = "run by its parent test in a child process"]
-fn tls_wake_child() {
-    let role = child_role();
-    let drop_a_runtime = role.ends_with("+drop");
-    let (out, wakers) = mpsc::channel();
-    if role.starts_with("spindle") {
-        let rt = if role.starts_with("spindle-current") {
-            spindle::runtime::Builder::new_current_thread().build()
-        } else {
-            spindle::runtime::Builder::new_multi_thread()
+on_both! {
+    /// A task (of a current-thread or one-worker multi-thread runtime) whose waker is woken
+    /// from a thread-local destructor on another thread; with `drop_a_runtime`, a runtime is
+    /// dropped in such a destructor too. Completes once the woken task has.
+    fn wake_from_a_destructor(multi_thread: bool, drop_a_runtime: bool) {
+        let (out, wakers) = mpsc::channel();
+        let runtime = if multi_thread {
+            rt::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
+                .enable_all()
                 .build()
+        } else {
+            rt::runtime::Builder::new_current_thread().enable_all().build()
         }
         .unwrap();
-        let task = rt.spawn(send_waker_then_finish(out));
-        rt.block_on(until_the_waker_is_sent(|| {
-            Box::pin(spindle::task::yield_now())
-        }));
+        let task = runtime.spawn(send_waker_then_finish(out));
+        runtime.block_on(until_the_waker_is_sent(|| Box::pin(rt::task::yield_now())));
         let waker = wakers.recv().unwrap();
-        let handle = rt.handle().clone();
+        let handle = runtime.handle().clone();
         wake_from_a_thread_local_destructor(waker, move || {
             // The scheduler's thread-locals on this thread: a current-thread runtime's core
             // slot, the context and the driving flag (by driving another runtime), a
             // worker's (by spawning onto the multi-thread one).
-            let other = spindle::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
+            let other = rt::current_thread();
             other.block_on(async {});
             drop(handle.spawn(async {}));
             if drop_a_runtime {
@@ -378,37 +310,21 @@ fn tls_wake_child() {
                 AT_EXIT.with(|at_exit| at_exit.borrow_mut().push(Box::new(other)));
             }
         });
-        rt.block_on(task).unwrap();
+        runtime.block_on(task).unwrap();
+    }
+}
+
+/// Child side of `a_wake_from_a_thread_local_destructor_neither_panics_nor_aborts`.
+#[test]
+#[ignore = "run by its parent test in a child process"]
+fn tls_wake_child() {
+    let role = child_role();
+    let multi_thread = role.contains("-multi");
+    let drop_a_runtime = role.ends_with("+drop");
+    if role.starts_with("spindle") {
+        wake_from_a_destructor::spindle(multi_thread, drop_a_runtime);
     } else {
-        let rt = if role.starts_with("tokio-current") {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-        } else {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-        }
-        .unwrap();
-        let task = rt.spawn(send_waker_then_finish(out));
-        rt.block_on(until_the_waker_is_sent(|| {
-            Box::pin(tokio::task::yield_now())
-        }));
-        let waker = wakers.recv().unwrap();
-        let handle = rt.handle().clone();
-        wake_from_a_thread_local_destructor(waker, move || {
-            let other = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            other.block_on(async {});
-            drop(handle.spawn(async {}));
-            if drop_a_runtime {
-                AT_EXIT.with(|at_exit| at_exit.borrow_mut().push(Box::new(other)));
-            }
-        });
-        rt.block_on(task).unwrap();
+        wake_from_a_destructor::tokio(multi_thread, drop_a_runtime);
     }
 }
 
@@ -455,6 +371,26 @@ fn exhaust_fds() -> Vec<std::fs::File> {
     }
 }
 
+on_both! {
+    /// Accepts one of `listener`'s pending connections, uses up every fd, spawns a task that
+    /// frees them, then accepts again until it succeeds. Returns how many accepts failed
+    /// with `EMFILE` first.
+    async fn accept_until_a_task_frees_fds(listener: std::net::TcpListener) -> u64 {
+        let listener = rt::net::TcpListener::from_std(listener).unwrap();
+        drop(listener.accept().await.unwrap());
+        let spare = exhaust_fds();
+        drop(rt::spawn(async move { drop(spare) }));
+        let mut failed = 0u64;
+        loop {
+            match listener.accept().await {
+                Ok(_) => return failed,
+                Err(error) if error.raw_os_error() == Some(libc::EMFILE) => failed += 1,
+                Err(error) => panic!("accept: {error}"),
+            }
+        }
+    }
+}
+
 /// Child side of `an_accept_loop_in_block_on_that_gets_emfile_lets_the_tasks_run`: a
 /// pending connection, no fd left to accept it with, and a spawned task that frees the fds.
 /// The `block_on` future retries `accept` on `EMFILE`: without a budget it never yields, the
@@ -469,42 +405,9 @@ fn emfile_accept_child() {
     let clients =
         [(); 2].map(|()| std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap());
     let failed_accepts = if child_role() == "spindle" {
-        let rt = spindle::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = spindle::net::TcpListener::from_std(listener).unwrap();
-            drop(listener.accept().await.unwrap());
-            let spare = exhaust_fds();
-            drop(spindle::spawn(async move { drop(spare) }));
-            let mut failed = 0u64;
-            loop {
-                match listener.accept().await {
-                    Ok(_) => return failed,
-                    Err(error) if error.raw_os_error() == Some(libc::EMFILE) => failed += 1,
-                    Err(error) => panic!("accept: {error}"),
-                }
-            }
-        })
+        accept_until_a_task_frees_fds::spindle(listener)
     } else {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            drop(listener.accept().await.unwrap());
-            let spare = exhaust_fds();
-            drop(tokio::spawn(async move { drop(spare) }));
-            let mut failed = 0u64;
-            loop {
-                match listener.accept().await {
-                    Ok(_) => return failed,
-                    Err(error) if error.raw_os_error() == Some(libc::EMFILE) => failed += 1,
-                    Err(error) => panic!("accept: {error}"),
-                }
-            }
-        })
+        accept_until_a_task_frees_fds::tokio(listener)
     };
     // The budget ran out once, then the task freed the fds.
     assert!(failed_accepts >= 1, "the limit was reached");
@@ -524,74 +427,59 @@ fn an_accept_loop_in_block_on_that_gets_emfile_lets_the_tasks_run() {
 // ---------------------------------------------------------------------------------------
 // §3: several `block_on` callers on one current-thread runtime
 
+/// Ready after `turns` polls, waking itself after each pending one.
+fn self_waking(turns: usize) -> impl Future<Output = usize> {
+    let mut left = turns;
+    poll_fn(move |cx| {
+        if left == 0 {
+            Poll::Ready(turns)
+        } else {
+            left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+}
+
+on_both! {
+    /// One thread's `block_on` holds the core (yielding until released) while this one's
+    /// `block_on` runs 20,000 self-wakes; asserts that completes, then releases the first.
+    fn block_on_while_another_thread_holds_the_core() {
+        let runtime = rt::current_thread();
+        let (release, released) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        std::thread::scope(|scope| {
+            let holder = scope.spawn(|| {
+                runtime.block_on(async {
+                    released.store(true, SeqCst);
+                    while !release.load(SeqCst) {
+                        rt::task::yield_now().await;
+                    }
+                })
+            });
+            while !released.load(SeqCst) {
+                std::thread::yield_now();
+            }
+            assert_eq!(runtime.block_on(self_waking(20_000)), 20_000);
+            release.store(true, SeqCst);
+            holder.join().unwrap();
+        });
+    }
+}
+
 /// While one thread's `block_on` holds the core, a second thread's `block_on` polls its own
 /// future (here: 20,000 self-wakes) and completes; then the first completes. Both
 /// runtimes agree. (spindle's waiter list stays at one entry meanwhile; the unit test
 /// `core_waiters_stay_bounded_while_a_second_block_on_waits` checks the bound.)
 #[test]
 fn a_second_block_on_runs_its_future_while_another_thread_holds_the_core() {
-    fn self_waking(turns: usize) -> impl Future<Output = usize> {
-        let mut left = turns;
-        poll_fn(move |cx| {
-            if left == 0 {
-                Poll::Ready(turns)
-            } else {
-                left -= 1;
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        })
-    }
-    within("spindle", || {
-        let rt = spindle::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let (release, released) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicBool::new(false)),
-        );
-        std::thread::scope(|scope| {
-            let holder = scope.spawn(|| {
-                rt.block_on(async {
-                    released.store(true, SeqCst);
-                    while !release.load(SeqCst) {
-                        spindle::task::yield_now().await;
-                    }
-                })
-            });
-            while !released.load(SeqCst) {
-                std::thread::yield_now();
-            }
-            assert_eq!(rt.block_on(self_waking(20_000)), 20_000);
-            release.store(true, SeqCst);
-            holder.join().unwrap();
-        });
-    });
-    within("tokio", || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let (release, released) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicBool::new(false)),
-        );
-        std::thread::scope(|scope| {
-            let holder = scope.spawn(|| {
-                rt.block_on(async {
-                    released.store(true, SeqCst);
-                    while !release.load(SeqCst) {
-                        tokio::task::yield_now().await;
-                    }
-                })
-            });
-            while !released.load(SeqCst) {
-                std::thread::yield_now();
-            }
-            assert_eq!(rt.block_on(self_waking(20_000)), 20_000);
-            release.store(true, SeqCst);
-            holder.join().unwrap();
-        });
-    });
+    within(
+        "spindle",
+        block_on_while_another_thread_holds_the_core::spindle,
+    );
+    within("tokio", block_on_while_another_thread_holds_the_core::tokio);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -659,6 +547,32 @@ fn impossible_builder_settings_are_errors_from_build() {
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
 }
 
+on_both! {
+    /// A `block_on` future yielding in a loop while a task sleeps 1 ms, then waits for a
+    /// socket the loop writes to after the sleep. Returns `true` once the task saw both.
+    async fn yield_loop_until_a_timer_then_a_socket_fires() -> bool {
+        let (server, mut client) = tcp_pair();
+        let server = rt::net::TcpStream::from_std(server).unwrap();
+        let stage = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = stage.clone();
+        rt::spawn(async move {
+            rt::time::sleep(Duration::from_millis(1)).await;
+            seen.store(1, SeqCst);
+            server.readable().await.unwrap();
+            seen.store(2, SeqCst);
+        });
+        let mut written = false;
+        while stage.load(SeqCst) < 2 {
+            if stage.load(SeqCst) == 1 && !written {
+                client.write_all(b"x").unwrap();
+                written = true;
+            }
+            rt::task::yield_now().await;
+        }
+        true
+    }
+}
+
 /// A `block_on` future that keeps waking itself (`yield_now` in a loop) while it waits for a
 /// task that waits on a timer, then on a socket: on a current-thread runtime the driver must
 /// still get its turns, or neither ever fires. tokio gives the driver a turn every
@@ -666,59 +580,11 @@ fn impossible_builder_settings_are_errors_from_build() {
 /// future's polls did not count, and with no task ready the loop never reached the driver.)
 #[test]
 fn a_yield_loop_in_block_on_lets_timers_and_sockets_fire() {
-    let spindle_done = within("spindle", || {
-        let rt = spindle::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (server, mut client) = tcp_pair();
-            let server = spindle::net::TcpStream::from_std(server).unwrap();
-            let stage = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let seen = stage.clone();
-            spindle::spawn(async move {
-                spindle::time::sleep(Duration::from_millis(1)).await;
-                seen.store(1, SeqCst);
-                server.readable().await.unwrap();
-                seen.store(2, SeqCst);
-            });
-            let mut written = false;
-            while stage.load(SeqCst) < 2 {
-                if stage.load(SeqCst) == 1 && !written {
-                    client.write_all(b"x").unwrap();
-                    written = true;
-                }
-                spindle::task::yield_now().await;
-            }
-            true
-        })
-    });
-    let tokio_done = within("tokio", || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (server, mut client) = tcp_pair();
-            let server = tokio::net::TcpStream::from_std(server).unwrap();
-            let stage = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let seen = stage.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                seen.store(1, SeqCst);
-                server.readable().await.unwrap();
-                seen.store(2, SeqCst);
-            });
-            let mut written = false;
-            while stage.load(SeqCst) < 2 {
-                if stage.load(SeqCst) == 1 && !written {
-                    client.write_all(b"x").unwrap();
-                    written = true;
-                }
-                tokio::task::yield_now().await;
-            }
-            true
-        })
-    });
+    let tokio_done = within("tokio", yield_loop_until_a_timer_then_a_socket_fires::tokio);
     assert!(tokio_done);
+    let spindle_done = within(
+        "spindle",
+        yield_loop_until_a_timer_then_a_socket_fires::spindle,
+    );
     assert_eq!(spindle_done, tokio_done);
 }

@@ -1,22 +1,16 @@
-//! `spindle::sync` against `tokio::sync`: each scenario is written once, expanded twice (once
-//! with `spindle`'s names, once with `tokio`'s, on a current-thread runtime of each), and the
-//! two logs must be equal. The logs record orders, counts and poll outcomes, so a difference in
+//! `spindle::sync` against `tokio::sync`: each scenario is written once, in [`logs_agree!`],
+//! expanded twice by [`on_both!`] (once with `spindle`'s names, once with `tokio`'s, on a
+//! current-thread runtime of each), and the two logs must be equal. The logs record orders, counts and poll outcomes, so a difference in
 //! FIFO order, permit semantics, cancellation or lag counting shows as a diff.
 
 use std::error::Error;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Wake, Waker};
-
-struct NoopWake;
-
-impl Wake for NoopWake {
-    fn wake(self: std::sync::Arc<Self>) {}
-}
+use std::task::{Context, Waker};
 
 /// Polls a future once with a no-op waker: `true` if it completed.
 pub fn ready<F: Future + ?Sized>(future: Pin<&mut F>) -> bool {
-    let waker = Waker::from(std::sync::Arc::new(NoopWake));
+    let waker = Waker::from(std::sync::Arc::new(crate::Inert));
     future.poll(&mut Context::from_waker(&waker)).is_ready()
 }
 
@@ -27,9 +21,11 @@ pub fn log(log: &Log, entry: impl Into<String>) {
     log.lock().unwrap().push(entry.into());
 }
 
-/// Expands `$body` (an async block's contents returning `Vec<String>`) in two modules, one
-/// with spindle's `sync`, `spawn` and `yield_now`, one with tokio's, and asserts they agree.
-macro_rules! on_both {
+/// A scenario written once: `$body` (an async block's contents, with `sync`, `spawn` and
+/// `yield_now` naming spindle's or tokio's) returns its log; [`on_both!`] runs it on a
+/// current-thread runtime of each, and the test asserts the two logs are equal (and not
+/// empty).
+macro_rules! logs_agree {
     ($(#[$meta:meta])* $name:ident, $body:block) => {
         mod $name {
             #[allow(unused_imports)]
@@ -37,40 +33,19 @@ macro_rules! on_both {
             #[allow(unused_imports)]
             use std::sync::Arc;
 
-            mod on_spindle {
-                #[allow(unused_imports)]
-                use super::super::{log, ready, Log};
-                #[allow(unused_imports)]
-                use spindle::{spawn, sync, task::yield_now};
-                #[allow(unused_imports)]
-                use std::sync::Arc;
-
-                pub fn run() -> Vec<String> {
-                    spindle::block_on(async $body)
-                }
-            }
-
-            mod on_tokio {
-                #[allow(unused_imports)]
-                use super::super::{log, ready, Log};
-                #[allow(unused_imports)]
-                use tokio::{spawn, sync, task::yield_now};
-                #[allow(unused_imports)]
-                use std::sync::Arc;
-
-                pub fn run() -> Vec<String> {
-                    tokio::runtime::Builder::new_current_thread()
-                        .build()
-                        .unwrap()
-                        .block_on(async $body)
+            on_both! {
+                async fn scenario() -> Vec<String> {
+                    #[allow(unused_imports)]
+                    use rt::{spawn, sync, task::yield_now};
+                    $body
                 }
             }
 
             $(#[$meta])*
             #[test]
             fn spindle_agrees_with_tokio() {
-                let tokio = on_tokio::run();
-                let spindle = on_spindle::run();
+                let tokio = scenario::tokio();
+                let spindle = scenario::spindle();
                 assert!(!tokio.is_empty(), "the scenario logged nothing");
                 assert_eq!(spindle, tokio);
             }
@@ -89,7 +64,7 @@ macro_rules! settle {
 
 // ---------------------------------------------------------------- Semaphore
 
-on_both!(
+logs_agree!(
     semaphore_large_acquire_at_the_head_blocks_later_small_ones,
     {
         let semaphore = Arc::new(sync::Semaphore::new(2));
@@ -132,7 +107,7 @@ on_both!(
     }
 );
 
-on_both!(semaphore_cancelled_acquire_passes_its_permits_on, {
+logs_agree!(semaphore_cancelled_acquire_passes_its_permits_on, {
     let semaphore = Arc::new(sync::Semaphore::new(0));
     let events = Log::default();
     let mut big = Box::pin(semaphore.acquire_many(2));
@@ -161,7 +136,7 @@ on_both!(semaphore_cancelled_acquire_passes_its_permits_on, {
     log
 });
 
-on_both!(semaphore_close_fails_waiters_and_keeps_held_permits, {
+logs_agree!(semaphore_close_fails_waiters_and_keeps_held_permits, {
     let semaphore = Arc::new(sync::Semaphore::new(1));
     let mut out = Vec::new();
     let held = semaphore.try_acquire().unwrap();
@@ -187,7 +162,7 @@ on_both!(semaphore_close_fails_waiters_and_keeps_held_permits, {
 
 // ---------------------------------------------------------------- Mutex, RwLock
 
-on_both!(mutex_waiters_get_the_lock_in_arrival_order, {
+logs_agree!(mutex_waiters_get_the_lock_in_arrival_order, {
     let mutex = Arc::new(sync::Mutex::new(Vec::new()));
     let guard = mutex.lock().await;
     let mut tasks = Vec::new();
@@ -211,7 +186,7 @@ on_both!(mutex_waiters_get_the_lock_in_arrival_order, {
     out
 });
 
-on_both!(mutex_cancelled_lock_passes_its_place_on, {
+logs_agree!(mutex_cancelled_lock_passes_its_place_on, {
     let mutex = Arc::new(sync::Mutex::new(0));
     let guard = mutex.lock().await;
     let mut first = Box::pin(mutex.lock());
@@ -227,7 +202,7 @@ on_both!(mutex_cancelled_lock_passes_its_place_on, {
     out
 });
 
-on_both!(rwlock_waiting_writer_blocks_later_readers, {
+logs_agree!(rwlock_waiting_writer_blocks_later_readers, {
     let lock = Arc::new(sync::RwLock::new(0));
     let events = Log::default();
     let read = lock.read().await;
@@ -263,7 +238,7 @@ on_both!(rwlock_waiting_writer_blocks_later_readers, {
 
 // ---------------------------------------------------------------- Notify
 
-on_both!(notify_permit_semantics, {
+logs_agree!(notify_permit_semantics, {
     let notify = sync::Notify::new();
     let mut out = Vec::new();
     notify.notify_one();
@@ -316,7 +291,7 @@ on_both!(notify_permit_semantics, {
     out
 });
 
-on_both!(notify_wakes_a_task_across_spawn, {
+logs_agree!(notify_wakes_a_task_across_spawn, {
     let notify = Arc::new(sync::Notify::new());
     let events = Log::default();
     let waiter = {
@@ -335,7 +310,7 @@ on_both!(notify_wakes_a_task_across_spawn, {
 
 // ---------------------------------------------------------------- watch
 
-on_both!(watch_changed_semantics, {
+logs_agree!(watch_changed_semantics, {
     let (tx, mut rx) = sync::watch::channel(0);
     let mut out = Vec::new();
     out.push(format!("initial has_changed {:?}", rx.has_changed()));
@@ -392,7 +367,7 @@ on_both!(watch_changed_semantics, {
     out
 });
 
-on_both!(watch_send_fails_without_receivers_and_closed_wakes, {
+logs_agree!(watch_send_fails_without_receivers_and_closed_wakes, {
     let (tx, rx) = sync::watch::channel("a");
     let mut out = Vec::new();
     let closed = {
@@ -409,7 +384,7 @@ on_both!(watch_send_fails_without_receivers_and_closed_wakes, {
     out
 });
 
-on_both!(watch_closes_when_the_last_of_its_cloned_senders_goes, {
+logs_agree!(watch_closes_when_the_last_of_its_cloned_senders_goes, {
     let (tx, mut rx) = sync::watch::channel(0);
     let tx2 = tx.clone();
     let mut out = vec![format!("senders {}", tx.sender_count())];
@@ -434,7 +409,7 @@ on_both!(watch_closes_when_the_last_of_its_cloned_senders_goes, {
     out
 });
 
-on_both!(rwlock_owned_guards_move_into_tasks, {
+logs_agree!(rwlock_owned_guards_move_into_tasks, {
     let lock = Arc::new(sync::RwLock::new(1));
     let write = lock.clone().write_owned().await;
     let mut out = vec![format!(
@@ -462,7 +437,7 @@ on_both!(rwlock_owned_guards_move_into_tasks, {
 
 // ---------------------------------------------------------------- broadcast
 
-on_both!(broadcast_slow_receiver_lags_by_the_overwritten_count, {
+logs_agree!(broadcast_slow_receiver_lags_by_the_overwritten_count, {
     let (tx, mut fast) = sync::broadcast::channel(4);
     let mut slow = tx.subscribe();
     let mut out = Vec::new();
@@ -498,7 +473,7 @@ on_both!(broadcast_slow_receiver_lags_by_the_overwritten_count, {
     out
 });
 
-on_both!(broadcast_rounds_capacity_up_to_a_power_of_two, {
+logs_agree!(broadcast_rounds_capacity_up_to_a_power_of_two, {
     let (tx, mut rx) = sync::broadcast::channel(3); // 4 kept
     for value in 0..6 {
         tx.send(value).unwrap();
@@ -515,7 +490,7 @@ on_both!(broadcast_rounds_capacity_up_to_a_power_of_two, {
     out
 });
 
-on_both!(broadcast_recv_waits_and_fans_out, {
+logs_agree!(broadcast_recv_waits_and_fans_out, {
     let (tx, _) = sync::broadcast::channel(8);
     let events = Log::default();
     let mut tasks = Vec::new();
@@ -545,7 +520,7 @@ on_both!(broadcast_recv_waits_and_fans_out, {
 
 // ---------------------------------------------------------------- Barrier, OnceCell
 
-on_both!(barrier_has_one_leader_per_generation, {
+logs_agree!(barrier_has_one_leader_per_generation, {
     let barrier = Arc::new(sync::Barrier::new(3));
     let mut tasks = Vec::new();
     for _ in 0..6 {
@@ -560,7 +535,7 @@ on_both!(barrier_has_one_leader_per_generation, {
     vec![format!("leaders {leaders}"), format!("n=0 leader {single}")]
 });
 
-on_both!(once_cell_init_runs_once_and_a_cancelled_init_passes_on, {
+logs_agree!(once_cell_init_runs_once_and_a_cancelled_init_passes_on, {
     let cell = Arc::new(sync::OnceCell::new());
     let mut out = Vec::new();
     out.push(format!("initialized {}", cell.initialized()));
@@ -596,7 +571,7 @@ on_both!(once_cell_init_runs_once_and_a_cancelled_init_passes_on, {
 
 // ---------------------------------------------------------------- mpsc additions
 
-on_both!(mpsc_reserve_recv_many_closed_and_weak_senders, {
+logs_agree!(mpsc_reserve_recv_many_closed_and_weak_senders, {
     let (tx, mut rx) = sync::mpsc::channel::<u32>(2);
     let mut out = Vec::new();
     let permit = tx.reserve().await.unwrap();

@@ -1,22 +1,16 @@
 //! Tasks: what a `JoinHandle` keeps alive.
 
+use crate::Inert;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context, Wake, Waker};
-
-/// A waker that does nothing; the test only watches whether anything still holds it.
-struct Watched;
-
-impl Wake for Watched {
-    fn wake(self: Arc<Self>) {}
-}
+use std::task::{Context, Waker};
 
 /// Polls `handle` once with a fresh waker (as a `select!` or a `timeout` does with the
 /// awaiting task's waker), checks it is pending, drops it, and returns a `Weak` of that
 /// waker: dead if nothing kept the waker.
-fn poll_once_then_drop<H: Future + Unpin>(mut handle: H) -> Weak<Watched> {
-    let watched = Arc::new(Watched);
+fn poll_once_then_drop<H: Future + Unpin>(mut handle: H) -> Weak<Inert> {
+    let watched = Arc::new(Inert);
     let weak = Arc::downgrade(&watched);
     let waker = Waker::from(watched);
     let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
@@ -29,54 +23,48 @@ fn poll_once_then_drop<H: Future + Unpin>(mut handle: H) -> Weak<Watched> {
     weak
 }
 
+on_both! {
+    /// A task (on a current-thread or a one-worker multi-thread runtime) that waits for us;
+    /// its `JoinHandle` polled once and dropped. Returns whether the handle's waker was
+    /// released at once; then lets the detached task run on to the end.
+    fn join_handle_waker_released(multi_thread: bool) -> bool {
+        let mut builder = if multi_thread {
+            rt::runtime::Builder::new_multi_thread()
+        } else {
+            rt::runtime::Builder::new_current_thread()
+        };
+        if multi_thread {
+            builder.worker_threads(1);
+        }
+        let runtime = builder.enable_all().build().unwrap();
+        let (tx, rx) = rt::sync::oneshot::channel::<()>();
+        let (done_tx, done_rx) = rt::sync::oneshot::channel::<()>();
+        let handle = runtime.spawn(async move {
+            let _ = rx.await;
+            done_tx.send(()).unwrap();
+        });
+        let released = poll_once_then_drop(handle).upgrade().is_none();
+        tx.send(()).unwrap();
+        runtime.block_on(done_rx).unwrap(); // the detached task ran on to the end
+        released
+    }
+}
+
 /// A `JoinHandle` that registered a waker and was then dropped while its task still runs
 /// releases the waker at once; the task keeps running. Keeping it would pin the awaiting task,
 /// and through it that task's runtime, reactor and sockets, for as long as the task runs
-/// (issue 11). Same on both of spindle's flavours and on tokio.
+/// (issue 11). Same on both flavours, on spindle and on tokio.
 #[test]
 fn a_dropped_join_handle_releases_its_waker_while_the_task_runs() {
-    let tokio_released = {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .build()
-            .unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let handle = rt.spawn(async move {
-            let _ = rx.await;
-            done_tx.send(()).unwrap();
-        });
-        let weak = poll_once_then_drop(handle);
-        let released = weak.upgrade().is_none();
-        tx.send(()).unwrap();
-        done_rx.recv().unwrap(); // the detached task ran on to the end
-        released
-    };
-    assert!(tokio_released, "tokio keeps the waker (the oracle changed)");
-
-    for flavour in ["current_thread", "multi_thread"] {
-        let rt = match flavour {
-            "current_thread" => spindle::runtime::Builder::new_current_thread(),
-            _ => {
-                let mut builder = spindle::runtime::Builder::new_multi_thread();
-                builder.worker_threads(1);
-                builder
-            }
-        }
-        .build()
-        .unwrap();
-        let (tx, rx) = spindle::sync::oneshot::channel::<()>();
-        let (done_tx, done_rx) = spindle::sync::oneshot::channel::<()>();
-        let handle = rt.spawn(async move {
-            let _ = rx.await;
-            done_tx.send(()).unwrap();
-        });
-        let weak = poll_once_then_drop(handle);
+    for multi_thread in [false, true] {
         assert!(
-            weak.upgrade().is_none(),
-            "{flavour}: the dropped JoinHandle's waker is still held by the running task"
+            join_handle_waker_released::tokio(multi_thread),
+            "multi_thread {multi_thread}: tokio keeps the waker (the oracle changed)"
         );
-        tx.send(()).unwrap();
-        rt.block_on(done_rx).unwrap(); // the detached task ran on to the end
+        assert!(
+            join_handle_waker_released::spindle(multi_thread),
+            "multi_thread {multi_thread}: the dropped JoinHandle's waker is still held by the \
+             running task"
+        );
     }
 }
