@@ -11,11 +11,16 @@ const PERIOD: Duration = Duration::from_millis(20);
 /// How long the task blocks its thread: several periods, so several ticks are missed.
 const STALL: Duration = Duration::from_millis(110);
 
-/// What a scenario observed: the first tick (the grid's origin), the end of the stall, and
-/// for the three ticks after it, each returned deadline and the time `tick` returned.
+/// How late a tick may be polled before it counts as missed: 5 ms, in both runtimes.
+const SLACK: Duration = Duration::from_millis(5);
+
+/// What a scenario observed: the first tick (the grid's origin) and when it returned, the end
+/// of the stall, and for the three ticks after it, each returned deadline and the time `tick`
+/// returned.
 #[derive(Debug)]
 struct Observed {
     start: Instant,
+    start_returned: Instant,
     stall_end: Instant,
     ticks: Vec<(Instant, Instant)>,
 }
@@ -42,6 +47,7 @@ macro_rules! scenarios {
                         assert_eq!(ticks.missed_tick_behavior(), behavior);
                     }
                     let start = to_std(ticks.tick().await);
+                    let start_returned = Instant::now();
                     std::thread::sleep(STALL); // the task is busy: ticks are missed
                     let stall_end = Instant::now();
                     let mut observed = Vec::new();
@@ -51,6 +57,7 @@ macro_rules! scenarios {
                     }
                     Observed {
                         start,
+                        start_returned,
                         stall_end,
                         ticks: observed,
                     }
@@ -117,11 +124,25 @@ fn check_burst(side: &str, o: &Observed) {
     );
 }
 
+/// The deadline of the first tick after `start`, for `Delay` and `Skip`: `start + PERIOD`,
+/// unless the first tick itself was polled more than the slack late (a loaded machine can
+/// deschedule the test's thread that long, and both runtimes then restart the schedule from
+/// that poll already): then it lies between `start + PERIOD` and a period after the first
+/// tick returned.
+fn check_first_missed(side: &str, o: &Observed, late: Instant) {
+    if o.start_returned - o.start <= SLACK {
+        assert_eq!(late, o.start + PERIOD, "{side}: {o:?}");
+    } else {
+        assert!(late >= o.start + PERIOD, "{side}: {o:?}");
+        assert!(late <= o.start_returned + PERIOD, "{side}: {o:?}");
+    }
+}
+
 /// Delay: one late tick (the first missed deadline), then the schedule restarts a period
 /// after the moment that late tick was taken.
 fn check_delay(side: &str, o: &Observed) {
     let (late, late_returned) = o.ticks[0];
-    assert_eq!(late, o.start + PERIOD, "{side}: {o:?}");
+    check_first_missed(side, o, late);
     let (second, _) = o.ticks[1];
     assert!(second >= o.stall_end + PERIOD, "{side}: {o:?}");
     assert!(second <= late_returned + PERIOD, "{side}: {o:?}");
@@ -132,7 +153,7 @@ fn check_delay(side: &str, o: &Observed) {
 /// Skip: one late tick, then the first deadline on the original grid after it was taken.
 fn check_skip(side: &str, o: &Observed) {
     let (late, late_returned) = o.ticks[0];
-    assert_eq!(late, o.start + PERIOD, "{side}: {o:?}");
+    check_first_missed(side, o, late);
     let (second, _) = o.ticks[1];
     assert!(on_grid(o.start, second), "{side}: {o:?}");
     assert!(second > o.stall_end, "{side}: {o:?}");
