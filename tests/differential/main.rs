@@ -13,6 +13,7 @@ mod io_util;
 mod join_set;
 mod net;
 mod process;
+mod process_runtimes;
 mod runtime;
 mod signal;
 mod sync;
