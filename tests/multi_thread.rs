@@ -290,3 +290,59 @@ fn ping_pong_pairs_exchange_messages() {
     assert_eq!(rounds, 100);
     assert_eq!(rt.metrics().wasted_polls, 0);
 }
+
+/// A waker that owns the last reference to a runtime, woken (and so dropped) by that very
+/// runtime's driver on its worker thread: the runtime's drop runs while this thread is
+/// inside the driver. Its shutdown must not wait for the driver this thread holds (it
+/// deadlocked on the driver's lock); the drop completes. The drop runs on the worker and the
+/// test waits for it with a bound, so a regression fails instead of hanging the suite.
+#[test]
+fn a_waker_that_drops_its_runtime_from_inside_the_driver_does_not_deadlock() {
+    use std::future::Future;
+    use std::sync::Mutex;
+    use std::task::{Context, Wake, Waker};
+    use std::time::Duration;
+
+    struct OwnsTheRuntime {
+        runtime: Mutex<Option<Arc<Runtime>>>,
+        dropped: Mutex<mpsc::Sender<()>>,
+    }
+    impl Wake for OwnsTheRuntime {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for OwnsTheRuntime {
+        fn drop(&mut self) {
+            drop(self.runtime.lock().unwrap().take());
+            let _ = self.dropped.lock().unwrap().send(());
+        }
+    }
+
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    let runtime = Arc::new(
+        Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let mut sleep = {
+        let _entered = runtime.enter();
+        Box::pin(spindle::time::sleep(Duration::from_millis(10)))
+    };
+    let waker = Waker::from(Arc::new(OwnsTheRuntime {
+        runtime: Mutex::new(Some(runtime)),
+        dropped: Mutex::new(dropped_tx),
+    }));
+    assert!(sleep
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    // Now only the timer holds the waker, and only the waker holds the runtime: the worker,
+    // parked in the driver until the deadline, fires the timer and drops both.
+    drop(waker);
+    dropped_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the runtime's drop, run from a waker its own driver woke, never finished");
+    // The runtime is gone: the timer's later drop has nothing to deregister from.
+    drop(sleep);
+}

@@ -10,7 +10,7 @@ use spindle::process::{Command, Stdio};
 #[path = "common/children.rs"]
 mod children;
 
-use children::{clean, no_children, serial};
+use children::{clean, no_children, serial, until_exited_unreaped};
 
 #[test]
 fn output_captures_stdout_stderr_and_status() {
@@ -227,4 +227,108 @@ fn a_childs_stdout_handed_back_as_a_blocking_fd() {
             assert!(child.wait().await.unwrap().success());
         });
     });
+}
+
+/// Waits, with a bound, until no child of ours is left.
+fn until_no_children(what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !no_children() {
+        assert!(Instant::now() < deadline, "{what}: a child was never reaped");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A `Child` belongs to the runtime that spawned it (its exit watch is registered with that
+/// runtime's reactor), like every I/O resource; it may be awaited or dropped anywhere:
+/// - awaited in another runtime while its own runs, it works (its runtime's driver wakes
+///   the awaiting task);
+/// - awaited after its runtime shut down: a child that has exited gives its status, one
+///   still running fails with "the runtime owning this resource has shut down" rather than
+///   hang; `try_wait` and `start_kill` still work (they need no reactor);
+/// - dropped anywhere, even after its runtime shut down, it is still reaped once it exits.
+///
+/// Both exit watches: a pidfd, and the SIGCHLD pipe (`__without_pidfd`).
+#[test]
+fn a_child_awaited_or_dropped_outside_the_runtime_that_spawned_it() {
+    for pidfd in [true, false] {
+        let spawn = |command: &mut Command| {
+            if !pidfd {
+                command.__without_pidfd();
+            }
+            command.spawn().unwrap()
+        };
+        clean(|| {
+            // Awaited in another runtime while its own (multi-thread) runtime runs.
+            let owner = spindle::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let mut child = {
+                let _entered = owner.enter();
+                spawn(Command::new("sh").args(["-c", "exit 4"]))
+            };
+            let status = spindle::block_on(child.wait()).unwrap();
+            assert_eq!(status.code(), Some(4), "pidfd {pidfd}");
+            drop(child);
+            drop(owner);
+
+            // Awaited after its runtime shut down: exited, then still running.
+            let owner = spindle::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let (mut exited, mut running) = {
+                let _entered = owner.enter();
+                (
+                    spawn(Command::new("sh").args(["-c", "exit 5"])),
+                    spawn(Command::new("sleep").arg("600")),
+                )
+            };
+            drop(owner);
+            until_exited_unreaped(exited.id());
+            let status = spindle::block_on(exited.wait()).unwrap();
+            assert_eq!(status.code(), Some(5), "pidfd {pidfd}");
+            let error = spindle::block_on(running.wait()).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "the runtime owning this resource has shut down",
+                "pidfd {pidfd}"
+            );
+            assert_eq!(running.try_wait().unwrap(), None);
+            running.start_kill().unwrap();
+            until_exited_unreaped(running.id());
+            let status = running.try_wait().unwrap().expect("it was killed");
+            assert_eq!(
+                std::os::unix::process::ExitStatusExt::signal(&status),
+                Some(libc::SIGKILL)
+            );
+
+            // Dropped, still running, after its runtime shut down: inside another runtime,
+            // and outside any. Each ends when its standard input closes, and is reaped then.
+            for inside_another in [true, false] {
+                let owner = spindle::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let mut child = {
+                    let _entered = owner.enter();
+                    spawn(
+                        Command::new("sh")
+                            .args(["-c", "read line"])
+                            .stdin(Stdio::piped()),
+                    )
+                };
+                let stdin = child.stdin.take().unwrap();
+                drop(owner);
+                if inside_another {
+                    spindle::block_on(async move { drop(child) });
+                } else {
+                    drop(child);
+                }
+                drop(stdin);
+                until_no_children("a child dropped after its runtime");
+            }
+        });
+    }
 }

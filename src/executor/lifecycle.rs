@@ -20,6 +20,10 @@
 //!   holds the shared state (a `Handle`, a `JoinHandle`, a `Waker`). So no resource of a
 //!   dropped runtime can hang: it errors (test
 //!   `differential::runtime::a_dropped_runtimes_sockets_and_sleeps_fail_whatever_survives`).
+//! - No user code runs while a thread holds the driver: the wakers a driver turn collects are
+//!   woken after the `DriverGuard` lets it go. So a waker whose drop drops this runtime, even
+//!   on the thread inside the driver, finds the driver free for its shutdown (test
+//!   `multi_thread::a_waker_that_drops_its_runtime_from_inside_the_driver_does_not_deadlock`).
 //! - The driver itself (the `mio::Poll`, or the plain parker) is dropped at shutdown, never
 //!   later from inside a waker's drop: freeing the last task of a dropped runtime frees no
 //!   driver, so it can take no reactor lock (test
@@ -28,7 +32,9 @@
 //!   drops what is pushed, the driver slot is empty (a worker that looks for it sleeps on its
 //!   own condition variable instead).
 
+use std::cell::Cell;
 use std::future::Future;
+use std::task::Waker;
 use std::time::Duration;
 
 use super::context;
@@ -152,9 +158,23 @@ pub(crate) struct SharedDriver {
 }
 
 /// Ownership of the driver until dropped.
+///
+/// The wakers a turn of the driver collects are woken when the guard drops, after the driver
+/// is let go, never while it is held: a wake or a waker's drop is user code, and a waker may
+/// own the last reference to this very runtime, whose shutdown takes the driver (it
+/// deadlocked on the driver's lock when the driver woke inside its turn; test
+/// `multi_thread::a_waker_that_drops_its_runtime_from_inside_the_driver_does_not_deadlock`).
 pub(crate) struct DriverGuard<'a> {
     shared: &'a SharedDriver,
     driver: Option<MutexGuard<'a, Option<Box<dyn Park>>>>,
+    /// What the driver's turns collected, woken at drop.
+    woken: Vec<Waker>,
+}
+
+crate::loom::thread_local! {
+    /// This thread's spare vector for a driver turn's wakers, handed back by each
+    /// `DriverGuard` once it has woken them, so steady-state turns allocate nothing.
+    static SPARE_WOKEN: Cell<Vec<Waker>> = const { Cell::new(Vec::new()) };
 }
 
 impl DriverGuard<'_> {
@@ -163,6 +183,10 @@ impl DriverGuard<'_> {
         match self.driver.as_mut().and_then(|slot| slot.as_mut()) {
             Some(driver) => {
                 driver.park(timeout);
+                if self.woken.capacity() == 0 {
+                    self.woken = SPARE_WOKEN.try_with(Cell::take).unwrap_or_default();
+                }
+                driver.take_woken(&mut self.woken);
                 true
             }
             None => false,
@@ -179,6 +203,12 @@ impl Drop for DriverGuard<'_> {
     fn drop(&mut self) {
         self.driver.take();
         self.shared.taken.store(false, Release);
+        // The driver is free: now wake what its turn found ready (see the type's doc).
+        let mut woken = std::mem::take(&mut self.woken);
+        for waker in woken.drain(..) {
+            waker.wake();
+        }
+        let _ = SPARE_WOKEN.try_with(|spare| spare.set(woken));
     }
 }
 
@@ -200,6 +230,7 @@ impl SharedDriver {
         Some(DriverGuard {
             shared: self,
             driver: Some(self.driver.lock().unwrap()),
+            woken: Vec::new(),
         })
     }
 

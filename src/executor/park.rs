@@ -24,6 +24,13 @@ pub(crate) trait Park: Send + 'static {
     /// token and polls for events. May also return spuriously.
     fn park(&mut self, timeout: Option<Duration>);
 
+    /// Moves the wakers of what became ready during `park` (I/O readiness, due timers) onto
+    /// `woken`, unwoken. The runtime wakes them once it has let go of the driver: a wake, or
+    /// a waker's drop, is user code, and may even drop this runtime, whose shutdown takes
+    /// the driver (see `executor/lifecycle.rs`, `SharedDriver`). A plain parker collects
+    /// nothing; the loom `ModelDriver` wakes its model-clock timers itself.
+    fn take_woken(&mut self, _woken: &mut Vec<std::task::Waker>) {}
+
     /// A handle that wakes this parker from any thread.
     fn unparker(&self) -> UnparkHandle;
 

@@ -317,7 +317,13 @@ impl ExitWatch {
         let status = match self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             ExitWatch::PidFd(pidfd) => loop {
-                let mut ready = ready!(pidfd.poll_read_ready(cx))?;
+                let mut ready = match ready!(pidfd.poll_read_ready(cx)) {
+                    Ok(ready) => ready,
+                    // The runtime owning the pidfd shut down. A child that has exited still
+                    // gives its status (`waitpid` needs no reactor), as on the SIGCHLD path,
+                    // which looks before it waits; one still running fails.
+                    Err(error) => break sys::try_wait(pid)?.ok_or(error)?,
+                };
                 match sys::try_wait(pid)? {
                     Some(status) => break status,
                     None => ready.clear_ready(),
@@ -371,6 +377,16 @@ impl ExitWatch {
 /// Dropping a `Child` does not kill the process (as with `std::process::Child`) unless
 /// [`Command::kill_on_drop`] was set, but either way it is reaped in the background when it
 /// exits: no zombie is left behind.
+///
+/// # Outside the runtime that spawned it
+/// A `Child` belongs to the runtime it was spawned in (its exit watch and pipes are
+/// registered with that runtime's reactor), but may be awaited or dropped anywhere. Awaited
+/// in another runtime while its own runs, it works (a current-thread owner must be running a
+/// `block_on` to turn its driver). Once its own runtime has shut down, [`wait`](Child::wait)
+/// still returns the status of a child that has exited, and fails for one still running with
+/// the error "the runtime owning this resource has shut down" instead of hanging;
+/// [`try_wait`](Child::try_wait) and [`start_kill`](Child::start_kill) keep working, and a
+/// dropped `Child` is still reaped when it exits. Its pipes fail with the same error.
 pub struct Child {
     pid: pid_t,
     exit: Option<ExitWatch>,

@@ -108,7 +108,8 @@ pub(crate) struct Driver {
     poll: mio::Poll,
     events: mio::Events,
     handle: Handle,
-    /// Reused between parks: the wakers collected while locks are held.
+    /// The wakers collected while locks are held: by `park` for the runtime to wake after it
+    /// lets go of the driver (`take_woken`), by `shutdown` to wake at once.
     wakers: Vec<Waker>,
 }
 
@@ -292,7 +293,6 @@ impl Park for Driver {
                 }
             }
         }
-        self.wake_collected();
 
         // Fire the due timers.
         let now_tick = inner.instant_to_tick_floor(Instant::now());
@@ -306,7 +306,18 @@ impl Park for Driver {
                 timers.wheel.advance(now_tick, &mut self.wakers);
             }
         }
-        self.wake_collected();
+        // The collected wakers are woken by the runtime once it has let go of the driver
+        // (`take_woken`), not here.
+    }
+
+    fn take_woken(&mut self, woken: &mut Vec<Waker>) {
+        if woken.is_empty() {
+            // A swap: the caller's empty vector (with its capacity) becomes the next
+            // collection's, so once both have grown neither side allocates.
+            std::mem::swap(&mut self.wakers, woken);
+        } else {
+            woken.append(&mut self.wakers);
+        }
     }
 
     fn unparker(&self) -> UnparkHandle {

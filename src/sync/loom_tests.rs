@@ -110,6 +110,48 @@ fn loom_oneshot_closed_wakes_sender() {
     });
 }
 
+/// The receiver registers a waker, then is dropped while the sender races a send (or its own
+/// drop), and the sender may still hold the channel when we look. A waker the channel still
+/// holds after the receiver's drop is allowed only if the sender completed first (the poll
+/// found the outcome, or the sender woke the waker): the sender then lets the channel go as
+/// its very next step. If the receiver's close came first, nobody will ever wake that waker,
+/// and holding it would pin the receiving task for as long as the sender lives.
+fn dropped_receiver_releases_its_waker(send: bool) {
+    ::loom::model(move || {
+        let (tx, mut rx) = oneshot::channel::<Arc<()>>();
+        let sender = thread::spawn(move || {
+            if send {
+                drop(tx.send(Arc::new(())));
+            } else {
+                drop(tx);
+            }
+        });
+        let woken = std::sync::Arc::new(WokenFlag::default());
+        let waker = Waker::from(woken.clone());
+        let polled = Pin::new(&mut rx).poll(&mut Context::from_waker(&waker));
+        drop(waker);
+        drop(rx);
+        // Read at once, while the sender may not have run at all.
+        let held = std::sync::Arc::strong_count(&woken) > 1;
+        sender.join().unwrap();
+        let sender_completed_first = polled.is_ready() || woken.0.load(SeqCst);
+        assert!(
+            !held || sender_completed_first,
+            "the dropped receiver's waker stayed in the channel, and nobody will wake it"
+        );
+    });
+}
+
+#[test]
+fn loom_oneshot_dropped_receiver_releases_its_waker() {
+    dropped_receiver_releases_its_waker(true);
+}
+
+#[test]
+fn loom_oneshot_dropped_receiver_releases_its_waker_sender_drop() {
+    dropped_receiver_releases_its_waker(false);
+}
+
 #[test]
 fn loom_mpsc_two_senders_one_receiver() {
     ::loom::model(|| {

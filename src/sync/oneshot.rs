@@ -35,10 +35,15 @@
 //! either the clear comes first (and the terminal RMW sees the bit clear, or sees it set again
 //! by a `Release` that published the new waker), or the terminal RMW comes first (and the clear
 //! sees the terminal bit and leaves the cell alone). Each ordering is explained where it is used.
-//! The wakers and a value nobody took are dropped with the allocation.
+//! The receiver's close (by `close()` or its drop) takes its own waker back out of the cell
+//! when its RMW saw no `COMPLETE` (the sender will never read it), so a receiver that went
+//! away does not keep its task's waker, and whatever that pins, alive while the sender lives.
+//! If `COMPLETE` came first, the sender may be waking that waker and is about to release the
+//! channel; the waker, the sender's, and a value nobody took go with the allocation.
 //!
 //! Loom models: `loom_oneshot_send_races_receiver_poll`, `loom_oneshot_send_races_receiver_drop`,
-//! `loom_oneshot_receiver_drop_races_sender_drop`, `loom_oneshot_closed_wakes_sender`.
+//! `loom_oneshot_receiver_drop_races_sender_drop`, `loom_oneshot_closed_wakes_sender`,
+//! `loom_oneshot_dropped_receiver_releases_its_waker` (and `_sender_drop`).
 
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -178,7 +183,9 @@ impl<T> Inner<T> {
         true
     }
 
-    /// Sets CLOSED and wakes a sender waiting in `closed()`. Returns the previous state.
+    /// The receiver's close (by `close()` or by being dropped): sets CLOSED, wakes a sender
+    /// waiting in `closed()` and releases the receiver's stored waker. Returns the previous
+    /// state.
     fn close(&self) -> usize {
         // Acquire: if TX_WAKER_SET is set, makes the sender's waker write visible before we
         // read it; if COMPLETE is set, makes the value visible (the receiver's drop takes it).
@@ -195,6 +202,18 @@ impl<T> Inner<T> {
                     .expect("TX_WAKER_SET with no waker")
                     .wake_by_ref();
             });
+        }
+        if previous & (RX_WAKER_SET | COMPLETE) == RX_WAKER_SET {
+            // Nobody will wake this waker now (the sender stops at CLOSED), and kept in the
+            // cell it would pin its task (and whatever that holds) for as long as the sender
+            // lives. Relaxed: only the receiver reads RX_WAKER_SET after CLOSED.
+            self.state.fetch_and(!RX_WAKER_SET, Relaxed);
+            // SAFETY: our RMW saw no COMPLETE, so the sender never reads the cell again (its
+            // `complete` sees CLOSED and backs off) and the receiver (us) is its only user.
+            let waker = self.rx_waker.with_mut(|waker| unsafe { (*waker).take() });
+            // Dropped here, holding nothing: its destructor may run user code, even drop the
+            // sender of this channel.
+            drop(waker);
         }
         previous
     }

@@ -319,7 +319,7 @@ unsafe fn drop_join_handle_slow<F: Future + 'static, S: Schedule>(ptr: NonNull<H
     let cell = unsafe { cell::<F, S>(ptr) };
     // The task is complete and the handle owns the output: drop it here, on the joiner's
     // thread, ignoring a panic in the output's destructor (nobody is left to receive it).
-    let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(cell.take_stage())));
+    let _ = cell.drop_stage();
     RawTask { ptr }.drop_reference();
 }
 
@@ -384,11 +384,11 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
             Ok(Poll::Ready(output)) => {
                 // Drop the future before publishing its output, ignoring a panicking `Drop`:
                 // the output is already the task's result.
-                let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(self.take_stage())));
+                let _ = self.drop_stage();
                 self.complete(ptr, Ok(output));
             }
             Err(payload) => {
-                let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(self.take_stage())));
+                let _ = self.drop_stage();
                 self.complete(ptr, Err(JoinError::panic(self.header.id, payload)));
             }
         }
@@ -398,7 +398,7 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
     /// `RUNNING` and one reference.
     fn cancel_and_complete(&self, ptr: NonNull<Header>) {
         let id = self.header.id;
-        let result = match panic::catch_unwind(AssertUnwindSafe(|| drop(self.take_stage()))) {
+        let result = match self.drop_stage() {
             Ok(()) => JoinError::cancelled(id),
             Err(payload) => JoinError::panic(id, payload),
         };
@@ -414,7 +414,7 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
         let before = self.header.state.transition_to_complete();
         if !before.has_join_interest() {
             // Nobody will read the output: it is ours to drop.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(self.take_stage())));
+            let _ = self.drop_stage();
         } else if before.has_join_waker() {
             // COMPLETE and JOIN_WAKER are both set: the handle no longer writes the cell.
             self.join_waker.with(|waker| {
@@ -494,6 +494,17 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
             Stage::Finished(output) => output,
             _ => panic!("JoinHandle polled after it returned its output"),
         }
+    }
+
+    /// Drops the future or the output, whichever the stage holds, catching a panic of its
+    /// `Drop`. The caller must own the stage (see its field doc).
+    ///
+    /// `task::id()` answers this task's id during the drop, as during a poll (and as tokio
+    /// does): a cancelled future's destructors (abort, runtime shutdown) and an output dropped
+    /// by its `JoinHandle` see the task they belong to, whichever thread drops them.
+    fn drop_stage(&self) -> std::thread::Result<()> {
+        let _current = super::current::enter(self.header.id);
+        panic::catch_unwind(AssertUnwindSafe(|| drop(self.take_stage())))
     }
 
     /// Takes the stage, leaving `Consumed`. The caller must own the stage (see its field doc).

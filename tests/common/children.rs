@@ -39,3 +39,19 @@ pub fn clean(test: impl FnOnce()) {
     assert_no_children();
     assert_eq!(fd_count(), fds, "fds leaked");
 }
+
+/// Blocks until child `pid` has exited, without reaping it (`waitid` with `WNOWAIT`): it
+/// stays for its owner's `wait` to reap.
+pub fn until_exited_unreaped(pid: u32) {
+    // SAFETY: `info` is a live, zeroed siginfo_t, the only memory waitid writes.
+    let ret = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        )
+    };
+    assert_eq!(ret, 0, "waitid: {}", std::io::Error::last_os_error());
+}

@@ -153,6 +153,7 @@ mod io_util;
 mod join_set;
 mod net;
 mod process;
+mod process_runtimes;
 mod runtime;
 mod signal;
 mod sync;

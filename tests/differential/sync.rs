@@ -625,6 +625,85 @@ logs_agree!(mpsc_reserve_recv_many_closed_and_weak_senders, {
     out
 });
 
+// ---------------------------------------------------------------- oneshot
+
+/// A waker that records whether it was woken, watched through a `Weak` (dead once nothing
+/// holds the waker).
+pub struct WatchedWake(std::sync::atomic::AtomicBool);
+
+impl Wake for WatchedWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A fresh watched waker and its `Weak`.
+pub fn watched_waker() -> (Waker, std::sync::Weak<WatchedWake>) {
+    let wake = std::sync::Arc::new(WatchedWake(Default::default()));
+    let weak = std::sync::Arc::downgrade(&wake);
+    (Waker::from(wake), weak)
+}
+
+/// Polls `future` once with `waker`: `true` if it is still pending.
+pub fn pending_with<F: Future + Unpin>(future: &mut F, waker: &Waker) -> bool {
+    Pin::new(future)
+        .poll(&mut Context::from_waker(waker))
+        .is_pending()
+}
+
+// A receiver that went away (dropped, or closed) releases the waker it stored at once, even
+// though the sender lives on: kept, it would pin the receiving task (and its runtime) for as
+// long as the sender does. A receiver still waiting keeps it, and the send wakes it.
+on_both!(oneshot_a_receiver_that_went_away_releases_its_waker, {
+    use super::super::{pending_with, watched_waker};
+    let events = Log::default();
+    let held = |weak: &std::sync::Weak<super::super::WatchedWake>| weak.strong_count() > 0;
+
+    let (tx, mut rx) = sync::oneshot::channel::<u32>();
+    let (waker, weak) = watched_waker();
+    log(&events, format!("pending: {}", pending_with(&mut rx, &waker)));
+    drop(waker);
+    drop(rx);
+    log(&events, format!("dropped: waker held {}", held(&weak)));
+    log(&events, format!("send: {:?}", tx.send(1)));
+
+    let (tx, mut rx) = sync::oneshot::channel::<u32>();
+    let (first, first_weak) = watched_waker();
+    let (second, second_weak) = watched_waker();
+    log(&events, format!("pending: {}", pending_with(&mut rx, &first)));
+    log(&events, format!("pending: {}", pending_with(&mut rx, &second)));
+    drop((first, second));
+    log(&events, format!("re-polled: first held {}", held(&first_weak)));
+    drop(rx);
+    log(&events, format!("dropped: second held {}", held(&second_weak)));
+    drop(tx);
+
+    let (tx, mut rx) = sync::oneshot::channel::<u32>();
+    let (waker, weak) = watched_waker();
+    log(&events, format!("pending: {}", pending_with(&mut rx, &waker)));
+    drop(waker);
+    rx.close();
+    log(&events, format!("closed: waker held {}", held(&weak)));
+    log(&events, format!("send: {:?}", tx.send(2)));
+    log(&events, format!("try_recv: {:?}", rx.try_recv()));
+
+    let (tx, mut rx) = sync::oneshot::channel::<u32>();
+    let (waker, weak) = watched_waker();
+    log(&events, format!("pending: {}", pending_with(&mut rx, &waker)));
+    drop(waker);
+    log(&events, format!("waiting: waker held {}", held(&weak)));
+    log(&events, format!("send: {:?}", tx.send(3)));
+    let woken = weak
+        .upgrade()
+        .map_or(true, |wake| wake.0.load(std::sync::atomic::Ordering::SeqCst));
+    log(&events, format!("woken: {woken}"));
+    log(&events, format!("received: {:?}", rx.await));
+    log(&events, format!("after the outcome: waker held {}", held(&weak)));
+
+    let log = events.lock().unwrap().clone();
+    log
+});
+
 // ---------------------------------------------------------------- error types
 
 fn assert_error<E: Error + Send + Sync + 'static>() {}

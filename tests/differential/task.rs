@@ -68,3 +68,111 @@ fn a_dropped_join_handle_releases_its_waker_while_the_task_runs() {
         );
     }
 }
+
+/// Records, when dropped, the id `task::try_id()` answered then.
+struct RecordsTryId<I: Send + 'static> {
+    seen: Arc<std::sync::Mutex<Vec<Option<I>>>>,
+    try_id: fn() -> Option<I>,
+}
+
+impl<I: Send + 'static> Drop for RecordsTryId<I> {
+    fn drop(&mut self) {
+        self.seen.lock().unwrap().push((self.try_id)());
+    }
+}
+
+/// Four ways a task's future (or its output) is dropped without being polled to the end, on
+/// one runtime: each logs whether `try_id()` inside that `Drop` named the task it belongs to.
+/// `$krate` is `spindle` or `tokio` (both spell these APIs alike); `$runtime` builds a runtime.
+macro_rules! drop_sees_its_task_id {
+    ($krate:ident, $runtime:expr) => {{
+        use $krate::sync::oneshot;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorder = || RecordsTryId {
+            seen: seen.clone(),
+            try_id: $krate::task::try_id,
+        };
+        let mut log = Vec::new();
+        let mut check = |what: &str, id| {
+            let seen = std::mem::take(&mut *seen.lock().unwrap());
+            log.push(format!("{what}: {:?}", seen.iter().map(|s| *s == Some(id)).collect::<Vec<_>>()));
+        };
+
+        // Aborted while it waits (it was polled).
+        let rt = $runtime;
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let guard = recorder();
+        let handle = rt.spawn(async move {
+            let _guard = guard;
+            started_tx.send(()).unwrap();
+            std::future::pending::<()>().await
+        });
+        let id = handle.id();
+        rt.block_on(started_rx).unwrap();
+        handle.abort();
+        assert!(rt.block_on(handle).unwrap_err().is_cancelled());
+        check("aborted after a poll", id);
+
+        // Aborted before its first poll (on a current-thread runtime; a multi-thread one's
+        // worker may poll it first).
+        let guard = recorder();
+        let handle = rt.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        });
+        let id = handle.id();
+        handle.abort();
+        assert!(rt.block_on(handle).unwrap_err().is_cancelled());
+        check("aborted before its first poll", id);
+
+        // Its output, dropped with the JoinHandle outside any runtime.
+        let guard = recorder();
+        let handle = rt.spawn(async move { guard });
+        let id = handle.id();
+        rt.block_on(async {
+            while !handle.is_finished() {
+                $krate::task::yield_now().await;
+            }
+        });
+        drop(handle);
+        check("output dropped with its handle", id);
+
+        // Dropped by the runtime's shutdown.
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let guard = recorder();
+        let handle = rt.spawn(async move {
+            let _guard = guard;
+            started_tx.send(()).unwrap();
+            std::future::pending::<()>().await
+        });
+        let id = handle.id();
+        rt.block_on(started_rx).unwrap();
+        drop(rt);
+        check("dropped by the runtime's shutdown", id);
+        log
+    }};
+}
+
+/// A task's future dropped without finishing (aborted, or dropped by the runtime's
+/// shutdown) and a task's output dropped with its `JoinHandle` run their destructors with
+/// `task::try_id()` naming that task, as during a poll, on both of spindle's flavours as on
+/// tokio's.
+#[test]
+fn a_dropped_future_or_output_sees_its_own_task_id() {
+    let tokio = drop_sees_its_task_id!(
+        tokio,
+        tokio::runtime::Builder::new_current_thread().build().unwrap()
+    );
+    assert_eq!(tokio.len(), 4, "{tokio:?}");
+    let current_thread = drop_sees_its_task_id!(
+        spindle,
+        spindle::runtime::Builder::new_current_thread().build().unwrap()
+    );
+    assert_eq!(current_thread, tokio, "current_thread");
+    let multi_thread = drop_sees_its_task_id!(spindle, {
+        let mut builder = spindle::runtime::Builder::new_multi_thread();
+        builder.worker_threads(1);
+        builder.build().unwrap()
+    });
+    assert_eq!(multi_thread, tokio, "multi_thread");
+}
