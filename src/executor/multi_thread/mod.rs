@@ -176,6 +176,21 @@ impl MultiThread {
     }
 }
 
+#[cfg(loom)]
+impl MultiThread {
+    /// Under loom: yields until every worker sleeps. A yield lets the other loom threads run
+    /// until they block, so once the idle word counts no awake worker after a yield, each is
+    /// blocked in its parker (see `model::Builder::check`).
+    pub(crate) fn wait_until_workers_sleep(&self) {
+        loop {
+            crate::loom::thread::yield_now();
+            if self.shared.idle.all_asleep() {
+                return;
+            }
+        }
+    }
+}
+
 /// Wakes a `block_on` caller.
 struct UnparkWaker(super::park::UnparkHandle);
 

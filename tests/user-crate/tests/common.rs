@@ -22,7 +22,7 @@ pub fn assert_model_fails(test: &str, expected: &str, model: impl FnOnce()) {
     }
     let start = Instant::now();
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .args(["--exact", test, "--include-ignored", "--nocapture", "--test-threads", "1"])
         .env(CHILD, test)
         .env("RUST_BACKTRACE", "0")
         .output()
