@@ -82,6 +82,7 @@ pub struct Builder {
     preemption_bound: Option<usize>,
     max_branches: Option<usize>,
     max_permutations: Option<usize>,
+    explore_runtime: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -91,6 +92,7 @@ impl fmt::Debug for Builder {
             .field("worker_threads", &self.worker_threads)
             .field("preemption_bound", &self.preemption_bound)
             .field("max_branches", &self.max_branches)
+            .field("explore_runtime", &self.explore_runtime)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +107,7 @@ impl Builder {
             preemption_bound: None,
             max_branches: None,
             max_permutations: None,
+            explore_runtime: false,
         }
     }
 
@@ -145,6 +148,19 @@ impl Builder {
         self
     }
 
+    /// Also explore the runtime's own start and shutdown (default `false`).
+    ///
+    /// By default loom explores one interleaving of building the runtime and of its
+    /// workers' first search for work (they find none and sleep; your future starts only
+    /// then), and one of the shutdown after your future returned, unless user code may
+    /// still run in it (a task is still alive, or a blocking call may be running): those
+    /// phases run no code of yours, and spindle's own models check them. `true` explores
+    /// them like the rest, at many times the interleavings.
+    pub fn explore_runtime(&mut self, explore: bool) -> &mut Builder {
+        self.explore_runtime = explore;
+        self
+    }
+
     /// Runs `model` on a fresh runtime in each interleaving; see [`check`].
     ///
     /// # Panics
@@ -170,6 +186,7 @@ impl Builder {
             }
             let multi_thread = self.multi_thread;
             let workers = self.worker_threads;
+            let explore_runtime = self.explore_runtime;
             let counter = iterations.clone();
             loom_builder.check(move || {
                 counter.fetch_add(1, Ordering::Relaxed);
@@ -180,9 +197,20 @@ impl Builder {
                 } else {
                     crate::runtime::Builder::new_current_thread()
                 };
+                // Building the runtime and its workers' first search for work (they find
+                // none and go to sleep) run before any user code, in one interleaving:
+                // racing them with nothing teaches the user nothing, and spindle's own
+                // models check the scheduler's start (DESIGN.md, "spindle::model").
+                if !explore_runtime {
+                    loom::stop_exploring();
+                }
                 let runtime = builder.build().unwrap_or_else(|error| {
                     panic!("spindle::model: building the runtime: {error}")
                 });
+                if !explore_runtime {
+                    runtime.wait_until_workers_sleep();
+                    loom::explore();
+                }
                 // A failing interleaving must reach loom as the model's panic and nothing
                 // else, so on a panic the runtime is leaked, not dropped: dropping it would
                 // run loom operations while unwinding (loom's threads share one OS thread and
@@ -193,7 +221,17 @@ impl Builder {
                     runtime.block_on(model());
                 }));
                 match outcome {
-                    Ok(()) => drop(runtime),
+                    Ok(()) => {
+                        // Without user code left to run, the shutdown is the runtime's own
+                        // business, in one interleaving too (the look itself is part of it).
+                        if !explore_runtime {
+                            loom::stop_exploring();
+                            if runtime.shutdown_may_run_user_code() {
+                                loom::explore();
+                            }
+                        }
+                        drop(runtime);
+                    }
                     Err(payload) => {
                         std::mem::forget(runtime);
                         std::panic::resume_unwind(payload);

@@ -81,6 +81,19 @@ impl<S: Schedule> Lifecycle<S> {
         self.is_shutdown.load(Acquire)
     }
 
+    /// Under loom, for [`crate::model`]: whether shutting down now could run user code: a
+    /// task is still owned (its future may be mid-poll on a worker, or is dropped by the
+    /// shutdown), or the blocking pool has threads (a blocking call may still run).
+    #[cfg(loom)]
+    pub(crate) fn shutdown_may_run_user_code(&self) -> bool {
+        !self.owned.is_empty()
+            || self
+                .resources
+                .blocking
+                .as_ref()
+                .is_some_and(|pool| pool.thread_count() > 0)
+    }
+
     /// Allocates a task scheduled by `scheduler` and adds it to the owned set. `Ok` holds
     /// the entry to queue; `Err`, a runtime that shut down, holds the refusal whose drop
     /// cancels the task (the caller drops it once no runtime context is borrowed).

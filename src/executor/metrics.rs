@@ -4,9 +4,15 @@
 //! [`WorkerCounters`] and is its only writer, so an increment is a plain load and store, no
 //! locked instruction. Events that happen on arbitrary threads (a spawn or wake from outside
 //! the runtime) go to [`RemoteCounters`] with `fetch_add`. [`Metrics`] is their sum.
+//!
+//! The counters are `std` atomics even under loom: they are statistics that no protocol
+//! reads, and as loom atomics each poll, spawn, wake and park cost a user's model (see
+//! `spindle::model`) two more scheduling points, and remote spawns a contended
+//! read-modify-write for loom to interleave. loom runs a model's threads one at a time on
+//! one OS thread, so a `std` counter still reads the same in every replay.
 
-use crate::loom::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use crate::task::RunReport;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// A snapshot of a runtime's counters, from [`Runtime::metrics`](crate::runtime::Runtime::metrics).
 ///

@@ -363,6 +363,31 @@ impl Runtime {
     }
 }
 
+/// Under loom, for [`crate::model`].
+#[cfg(loom)]
+impl Runtime {
+    /// Returns once every worker thread of a multi-thread runtime sleeps with nothing to do
+    /// (at once for a current-thread runtime, which has none).
+    pub(crate) fn wait_until_workers_sleep(&self) {
+        if let Flavor::MultiThread(scheduler) = self.flavor() {
+            scheduler.wait_until_workers_sleep();
+        }
+    }
+
+    /// Whether dropping the runtime now could run user code (see
+    /// `Lifecycle::shutdown_may_run_user_code`).
+    pub(crate) fn shutdown_may_run_user_code(&self) -> bool {
+        match self.flavor() {
+            Flavor::CurrentThread(scheduler) => {
+                scheduler.shared().lifecycle.shutdown_may_run_user_code()
+            }
+            Flavor::MultiThread(scheduler) => {
+                scheduler.shared().lifecycle.shutdown_may_run_user_code()
+            }
+        }
+    }
+}
+
 impl Runtime {
     /// Shuts the runtime down, waiting at most `timeout` for blocking calls still running
     /// (they are detached after that; queued ones are cancelled). Dropping the runtime waits

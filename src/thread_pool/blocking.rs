@@ -61,6 +61,13 @@ impl BlockingPool {
         }
     }
 
+    /// Threads the pool runs now (for `spindle::model`, which explores a shutdown that a
+    /// blocking call may still be running in).
+    #[cfg(loom)]
+    pub(crate) fn thread_count(&self) -> usize {
+        self.pool.thread_count()
+    }
+
     /// The runtime is shutting down: cancel queued calls and wait up to `timeout` for running
     /// ones (`None`: wait for them all). Calls still running at the deadline are detached.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) {

@@ -99,6 +99,12 @@ impl Idle {
         was_searching && searching(previous) == 1
     }
 
+    /// Under loom: whether every worker counts as asleep (`MultiThread::wait_until_workers_sleep`).
+    #[cfg(loom)]
+    pub(crate) fn all_asleep(&self) -> bool {
+        unparked(self.state.load(SeqCst)) == 0
+    }
+
     /// A worker woke up. Returns `true` if a notifier woke it (and counted it as searching);
     /// `false` if it woke for another reason (a timer, the driver, a spurious wake-up), in
     /// which case it takes itself off the sleepers list as a non-searching worker.

@@ -176,6 +176,21 @@ impl MultiThread {
     }
 }
 
+#[cfg(loom)]
+impl MultiThread {
+    /// Under loom: yields until every worker sleeps. A yield lets the other loom threads run
+    /// until they block, so once the idle word counts no awake worker after a yield, each is
+    /// blocked in its parker (see `model::Builder::check`).
+    pub(crate) fn wait_until_workers_sleep(&self) {
+        loop {
+            crate::loom::thread::yield_now();
+            if self.shared.idle.all_asleep() {
+                return;
+            }
+        }
+    }
+}
+
 /// Wakes a `block_on` caller.
 struct UnparkWaker(super::park::UnparkHandle);
 
@@ -268,13 +283,13 @@ impl Shared {
         }
     }
 
-    /// Whether any queue holds work (used by the last searcher before it sleeps).
-    fn has_work_anywhere(&self) -> bool {
+    /// Whether any queue holds work (used by a worker before it sleeps). Worker `parking`'s
+    /// own queues are skipped: only that worker pushes to them, and it found them empty.
+    fn has_work_anywhere(&self, parking: usize) -> bool {
         !self.lifecycle.inject.is_empty()
-            || self
-                .remotes
-                .iter()
-                .any(|remote| !remote.steal.is_empty() || !remote.lifo.is_empty())
+            || self.remotes.iter().enumerate().any(|(index, remote)| {
+                index != parking && (!remote.steal.is_empty() || !remote.lifo.is_empty())
+            })
     }
 
     pub(crate) fn resources(&self) -> &Resources {

@@ -232,7 +232,14 @@ fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Task> {
 
 /// Moves a fair share of the injection queue into the local queue and returns one entry.
 fn take_from_inject(shared: &Shared, core: &mut Core) -> Option<Task> {
-    let share = shared.lifecycle.inject.len() / shared.remotes.len() + 1;
+    let queued = shared.lifecycle.inject.len();
+    if queued == 0 {
+        // The usual answer for a worker out of work: one load, not four (the room check
+        // and the batch's own emptiness check are two more queue words; each atomic access
+        // is also a scheduling point for loom).
+        return None;
+    }
+    let share = queued / shared.remotes.len() + 1;
     // Never more than the local queue can take without overflowing back into `inject`
     // (whose lock `pop_batch` holds).
     let max = share.min(core.local.room() as usize).min(CAPACITY / 2);
@@ -319,7 +326,7 @@ fn park(shared: &Shared, index: usize) {
     // worker counted as asleep, seen it awake and notified nobody. If that peer is stuck in a
     // long poll, the work would wait for it (loom
     // `loom_local_spawn_racing_with_the_peer_parking_is_seen`).
-    if (was_last_searcher || !was_searching) && shared.has_work_anywhere() {
+    if (was_last_searcher || !was_searching) && shared.has_work_anywhere(index) {
         // Pass the work on (this may wake this very worker, whose park then returns at once).
         shared.notify_parked();
     }

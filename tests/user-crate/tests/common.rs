@@ -8,7 +8,7 @@
 //! report.
 
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const CHILD: &str = "SPINDLE_USER_CRATE_MODEL";
 
@@ -16,13 +16,31 @@ const CHILD: &str = "SPINDLE_USER_CRATE_MODEL";
 /// it failed and that its output contains `expected` (the panic message or loom's
 /// "deadlock"). In the child (`test` is the one asked for): runs `model`, which must panic.
 pub fn assert_model_fails(test: &str, expected: &str, model: impl FnOnce()) {
+    assert_model_fails_within(test, expected, None, model);
+}
+
+/// [`assert_model_fails`], and the failing interleaving must be found within `limit` (a
+/// loose bound: CI machines vary; the measured figures are in spindle's README).
+pub fn assert_model_fails_within(
+    test: &str,
+    expected: &str,
+    limit: Option<Duration>,
+    model: impl FnOnce(),
+) {
     if std::env::var(CHILD).as_deref() == Ok(test) {
         model();
         panic!("{test}: the buggy version passed every interleaving: the model proves nothing");
     }
     let start = Instant::now();
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            test,
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env(CHILD, test)
         .env("RUST_BACKTRACE", "0")
         .output()
@@ -46,19 +64,41 @@ pub fn assert_model_fails(test: &str, expected: &str, model: impl FnOnce()) {
         "{test}: bug found ({expected:?}) in {:.2} s",
         elapsed.as_secs_f64()
     );
+    if let Some(limit) = limit {
+        assert!(
+            elapsed <= limit,
+            "{test}: finding the bug took {elapsed:?}, over the {limit:?} limit"
+        );
+    }
 }
 
 /// Runs `check` (a model of the fixed code), which must pass; prints time and iterations.
 /// In a child process started for another test, does nothing.
 pub fn assert_model_passes(name: &str, check: impl FnOnce() -> spindle::model::Report) {
+    assert_model_passes_within(name, None, check);
+}
+
+/// [`assert_model_passes`], within `limit` (loose, as in [`assert_model_fails_within`]).
+pub fn assert_model_passes_within(
+    name: &str,
+    limit: Option<Duration>,
+    check: impl FnOnce() -> spindle::model::Report,
+) {
     if std::env::var(CHILD).is_ok() {
         return;
     }
     let start = Instant::now();
     let report = check();
+    let elapsed = start.elapsed();
     eprintln!(
         "{name}: passed {} interleavings in {:.2} s",
         report.iterations,
-        start.elapsed().as_secs_f64()
+        elapsed.as_secs_f64()
     );
+    if let Some(limit) = limit {
+        assert!(
+            elapsed <= limit,
+            "{name}: took {elapsed:?}, over the {limit:?} limit"
+        );
+    }
 }
