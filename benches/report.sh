@@ -7,6 +7,7 @@
 #   WARMUP=1 MEASURE=3 benches/report.sh
 #   CARGO_FLAGS="--no-default-features --features futures-io" benches/report.sh
 #   HYPER=0 benches/report.sh        # without the hyper/wrk rows (benches/hyper.sh)
+#   HYPER_ONLY=1 benches/report.sh   # only the hyper/wrk rows
 #
 # Every number comes from a run made by this script: criterion's
 # `<target>/criterion/<group>/<function>/new/{benchmark,estimates}.json` (median point
@@ -23,19 +24,26 @@ export MEASURE="${MEASURE:-3}"
 read -r -a cargo_flags <<<"${CARGO_FLAGS:-}"
 logs="$(mktemp -d /tmp/spindle-bench-report.XXXXXX)"
 touch "$logs/started"
+for log in current_thread multi_thread reactor thread_pool process_pool alloc_per_task \
+    py_thread_pool py_process_pool hyper; do
+    touch "$logs/$log.log"
+done
 
 criterion_args=(--warm-up-time "$WARMUP" --measurement-time "$MEASURE")
-for suite in current_thread multi_thread reactor thread_pool; do
+[[ "${HYPER_ONLY:-0}" == 1 ]] && criterion_suites=() ||
+    criterion_suites=(current_thread multi_thread reactor thread_pool)
+for suite in "${criterion_suites[@]}"; do
     echo "running $suite ..." >&2
     cargo bench "${cargo_flags[@]}" --bench "$suite" -- "${criterion_args[@]}" \
         >"$logs/$suite.log" 2>&1
 done
+if [[ "${HYPER_ONLY:-0}" != 1 ]]; then
 echo "running process_pool, alloc_per_task, Python ..." >&2
 cargo bench "${cargo_flags[@]}" --bench process_pool -- quick >"$logs/process_pool.log" 2>&1
 cargo bench "${cargo_flags[@]}" --bench alloc_per_task >"$logs/alloc_per_task.log" 2>&1
 python3 benches/python/thread_pool.py >"$logs/py_thread_pool.log" 2>&1
 python3 benches/python/process_pool.py quick >"$logs/py_process_pool.log" 2>&1
-touch "$logs/hyper.log"
+fi
 if [[ "${HYPER:-1}" != 0 ]]; then
     echo "running hyper under wrk (benches/hyper.sh) ..." >&2
     benches/hyper.sh >"$logs/hyper.log" 2>&1
