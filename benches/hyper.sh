@@ -7,7 +7,7 @@
 # and the median of the per-round spindle/tokio ratios. Then one more run per runtime under
 # `perf stat` (or `strace -c -f` without perf) for the syscalls per request.
 #
-#   benches/hyper.sh                  # quick: workers 1 and 2, DUR=5 s, 3 rounds (~5 minutes)
+#   benches/hyper.sh                  # quick: workers 1 and 2, DUR=5 s, 3 rounds (~5 minutes + build)
 #   DUR=10 ROUNDS=5 benches/hyper.sh  # longer
 #   WORKERS="1 2 4 8 16" benches/hyper.sh
 #   LOADS="c64" SYSCALLS=0 benches/hyper.sh
