@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# hyper 1.x plaintext on spindle and on tokio, the same service code (benches/hyper_server.rs),
+# hyper 1.x plaintext on spindle and on tokio, the same service code (benches/hyper/server.rs),
 # driven by wrk over loopback. For each worker count and each load it alternates the two
 # servers for ROUNDS rounds (spindle first in odd rounds, tokio first in even ones) and prints
 # requests/s, p50/p99 latency and CPU time per request (utime+stime of the server process from
