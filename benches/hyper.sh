@@ -9,7 +9,7 @@
 #
 #   benches/hyper.sh                  # quick: workers 1 and 2, DUR=5 s, 3 rounds (~5 minutes + build)
 #   DUR=10 ROUNDS=5 benches/hyper.sh  # longer
-#   WORKERS="1 2 4 8 16" benches/hyper.sh
+#   WORKERS=1,2,4,8,16 benches/hyper.sh   # worker counts (commas or spaces)
 #   LOADS="c64" SYSCALLS=0 benches/hyper.sh
 #
 # Loads: c64 and c256 are keep-alive with 64 and 256 connections; close64 sends
@@ -27,6 +27,7 @@ cd "$(dirname "$0")/.."
 DUR="${DUR:-5}"
 ROUNDS="${ROUNDS:-3}"
 WORKERS="${WORKERS:-1 2}"
+WORKERS="${WORKERS//,/ }"
 LOADS="${LOADS:-c64 c256 close64}"
 SYSCALLS="${SYSCALLS:-1}"
 SYSCALL_DUR="${SYSCALL_DUR:-3}"

@@ -4,10 +4,10 @@
 # faster, except for rows marked "higher is better").
 #
 #   benches/report.sh                # all suites
-#   WARMUP=1 MEASURE=3 benches/report.sh
-#   CARGO_FLAGS="--no-default-features --features futures-io" benches/report.sh
 #   HYPER=0 benches/report.sh        # without the hyper/wrk rows (benches/hyper.sh)
 #   HYPER_ONLY=1 benches/report.sh   # only the hyper/wrk rows
+#   WARMUP=1 MEASURE=3 benches/report.sh
+#   CARGO_FLAGS="--no-default-features --features futures-io" benches/report.sh
 #
 # Every number comes from a run made by this script: criterion's
 # `<target>/criterion/<group>/<function>/new/{benchmark,estimates}.json` (median point
