@@ -23,6 +23,8 @@ pub(super) struct Core {
     /// batches: the wakes delivered to its own queues meanwhile wake no peer one by one; the
     /// worker decides once, when the turn ends (`end_driver_turn`).
     in_driver_turn: bool,
+    /// The tasks queued on this worker during the current driver turn.
+    queued_in_turn: usize,
 }
 
 struct WorkerContext {
@@ -98,7 +100,9 @@ impl Core {
     /// Queues at the back of this worker's queue and wakes a peer if one should help.
     pub(super) fn push_local(&mut self, shared: &Shared, task: Task) {
         self.local.push_back(task, &shared.lifecycle.inject);
-        if !self.in_driver_turn {
+        if self.in_driver_turn {
+            self.queued_in_turn += 1;
+        } else {
             shared.notify_parked();
         }
     }
@@ -111,7 +115,9 @@ impl Core {
         if let Some(displaced) = shared.remotes[self.index].lifo.replace(task) {
             self.local.push_back(displaced, &shared.lifecycle.inject);
         }
-        if !self.in_driver_turn {
+        if self.in_driver_turn {
+            self.queued_in_turn += 1;
+        } else {
             shared.notify_parked();
         }
     }
@@ -119,19 +125,26 @@ impl Core {
 
 /// Marks the start of a driver turn on this worker (see `Core::in_driver_turn`).
 fn start_driver_turn() {
-    with_core(|core| core.in_driver_turn = true);
+    with_core(|core| {
+        core.in_driver_turn = true;
+        core.queued_in_turn = 0;
+    });
 }
 
 /// A driver turn is over: the tasks it woke on this worker are in its LIFO slot and queue.
 /// One of them this worker runs next itself; a peer is woken (once, not once per event) only
 /// if there is more than that one and nobody is searching already. Waking a peer for a single
 /// I/O wake cost two futex calls (its wake and its sleep again) for a task it rarely got
-/// to first; tokio's policy is the same.
+/// to first; tokio's policy is the same. A turn that queued nothing looks at no queue (the
+/// work queued before it was notified for when it was pushed).
 fn end_driver_turn(shared: &Shared, index: usize) {
     let more_than_one = with_core(|core| {
         core.in_driver_turn = false;
+        if core.queued_in_turn == 0 || core.is_searching {
+            return false;
+        }
         let in_lifo = usize::from(!shared.remotes[index].lifo.is_empty());
-        !core.is_searching && in_lifo + core.local.len() > 1
+        in_lifo + core.local.len() > 1
     });
     if more_than_one {
         shared.notify_parked();
@@ -148,6 +161,7 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
         is_searching: false,
         rng: (index as u32).wrapping_mul(0x9E37_79B9) | 1,
         in_driver_turn: false,
+        queued_in_turn: 0,
     });
     CURRENT.with(|current| {
         *current.borrow_mut() = Some(WorkerContext {
