@@ -4,6 +4,8 @@
 # faster, except for rows marked "higher is better").
 #
 #   benches/report.sh                # all suites
+#   HYPER=0 benches/report.sh        # without the hyper/wrk rows (benches/hyper.sh)
+#   HYPER_ONLY=1 benches/report.sh   # only the hyper/wrk rows
 #   WARMUP=1 MEASURE=3 benches/report.sh
 #   CARGO_FLAGS="--no-default-features --features futures-io" benches/report.sh
 #
@@ -11,7 +13,8 @@
 # `<target>/criterion/<group>/<function>/new/{benchmark,estimates}.json` (median point
 # estimate; only results written during this run are read), the lines printed by the
 # non-criterion benches (multi_thread's lifo_stall, alloc_per_task, process_pool) and by the
-# Python scripts. The raw logs stay in the directory printed at the end.
+# Python scripts, and the hyper_summary/hyper_syscalls lines of benches/hyper.sh (hyper under
+# wrk; its own DUR, ROUNDS, WORKERS settings apply). The raw logs stay in the directory printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,18 +24,30 @@ export MEASURE="${MEASURE:-3}"
 read -r -a cargo_flags <<<"${CARGO_FLAGS:-}"
 logs="$(mktemp -d /tmp/spindle-bench-report.XXXXXX)"
 touch "$logs/started"
+for log in current_thread multi_thread reactor thread_pool process_pool alloc_per_task \
+    py_thread_pool py_process_pool hyper; do
+    touch "$logs/$log.log"
+done
 
 criterion_args=(--warm-up-time "$WARMUP" --measurement-time "$MEASURE")
-for suite in current_thread multi_thread reactor thread_pool; do
+[[ "${HYPER_ONLY:-0}" == 1 ]] && criterion_suites=() ||
+    criterion_suites=(current_thread multi_thread reactor thread_pool)
+for suite in "${criterion_suites[@]}"; do
     echo "running $suite ..." >&2
     cargo bench "${cargo_flags[@]}" --bench "$suite" -- "${criterion_args[@]}" \
         >"$logs/$suite.log" 2>&1
 done
+if [[ "${HYPER_ONLY:-0}" != 1 ]]; then
 echo "running process_pool, alloc_per_task, Python ..." >&2
 cargo bench "${cargo_flags[@]}" --bench process_pool -- quick >"$logs/process_pool.log" 2>&1
 cargo bench "${cargo_flags[@]}" --bench alloc_per_task >"$logs/alloc_per_task.log" 2>&1
 python3 benches/python/thread_pool.py >"$logs/py_thread_pool.log" 2>&1
 python3 benches/python/process_pool.py quick >"$logs/py_process_pool.log" 2>&1
+fi
+if [[ "${HYPER:-1}" != 0 ]]; then
+    echo "running hyper under wrk (benches/hyper.sh) ..." >&2
+    benches/hyper.sh >"$logs/hyper.log" 2>&1
+fi
 
 python3 - "$CARGO_TARGET_DIR/criterion" "$logs" <<'PY'
 import glob, json, os, re, subprocess, sys, datetime
@@ -148,6 +163,43 @@ for rust_name, py_name in pairs:
         if rust_name == "speedup":
             label += " (higher is better)"
         add("process_pool", label, f"{r:.3f} {unit}", f"{p:.3f} {unit} (Python)", r / p if p else None)
+
+# hyper plaintext under wrk (benches/hyper.sh): medians of alternating rounds; the ratio is
+# the median of the per-round spindle/tokio ratios.
+hyper_loads = {"c64": "keep-alive, 64 connections", "c256": "keep-alive, 256 connections",
+               "close64": "a new connection per request, 64 at a time"}
+suites.append("hyper")
+def fields(line):
+    return dict(f.split("=", 1) for f in line.split()[1:])
+for line in read_log("hyper.log").splitlines():
+    if line.startswith("hyper_summary "):
+        f = fields(line)
+        where = f"hyper/{f['workers']} workers/{hyper_loads.get(f['load'], f['load'])}"
+        load = f"load {f['load_avg'].replace('/', ' ')}"
+        add("hyper", f"{where}: requests/s (higher is better; {load})", f"{float(f['spindle_rps']):.0f}",
+            f"{float(f['tokio_rps']):.0f} (tokio)", float(f["rps_ratio"]))
+        add("hyper", f"{where}: CPU per request", f"{f['spindle_cpu_us']} µs",
+            f"{f['tokio_cpu_us']} µs (tokio)", float(f["cpu_ratio"]))
+        add("hyper", f"{where}: p50 / p99 latency (ratio of p99)",
+            f"{fmt_ns(float(f['spindle_p50_us']) * 1e3)} / {fmt_ns(float(f['spindle_p99_us']) * 1e3)}",
+            f"{fmt_ns(float(f['tokio_p50_us']) * 1e3)} / {fmt_ns(float(f['tokio_p99_us']) * 1e3)} (tokio)",
+            float(f["spindle_p99_us"]) / float(f["tokio_p99_us"]))
+syscalls = {}
+for line in read_log("hyper.log").splitlines():
+    if line.startswith("hyper_syscalls "):
+        f = fields(line)
+        syscalls[(f["workers"], f["load"], f["runtime"])] = f
+def per_request(f):
+    return (f"{float(f['read']) + float(f['recvfrom']):.2f} read, "
+            f"{float(f['write']) + float(f['writev']) + float(f['sendto']):.2f} write, "
+            f"{f['futex']} futex, {f['epoll_wait']} epoll_wait")
+for (workers, load, runtime), f in sorted(syscalls.items()):
+    t = syscalls.get((workers, load, "tokio"))
+    if runtime != "spindle" or t is None:
+        continue
+    add("hyper", f"hyper/{workers} workers/{hyper_loads.get(load, load)}: syscalls per request "
+        f"({f['tool']}; ratio of all syscalls)", per_request(f), per_request(t) + " (tokio)",
+        float(f["all"]) / float(t["all"]) if float(t["all"]) else None)
 
 cpu = "unknown"
 with open("/proc/cpuinfo") as f:

@@ -23,6 +23,9 @@
 //!   driver dispatch I/O and timers without blocking.
 //! - A task that is always ready is cut off by the cooperative budget (128 units per poll,
 //!   `task::coop`) and a self-wake goes to the back of the local queue, never the LIFO slot.
+//! - Wakes that a driver turn on a worker delivers (I/O, timers) notify no peer one by one;
+//!   when the turn ends the worker wakes one, if more than one task is queued on it
+//!   (`worker::end_driver_turn`).
 //! - See [`idle`] for who sleeps, who searches and whom new work wakes.
 //!
 //! # Shutdown

@@ -117,6 +117,11 @@ impl<S: 'static> Inner<S> {
 }
 
 impl<S: 'static> Local<S> {
+    /// How many entries the queue holds (stealers may be taking some of them right now).
+    pub(crate) fn len(&self) -> usize {
+        self.inner.len() as usize
+    }
+
     /// Free room, counted from the entries stealers may still be copying.
     pub(crate) fn room(&self) -> u32 {
         let (steal, _) = unpack(self.inner.head.load(Acquire));

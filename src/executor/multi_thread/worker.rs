@@ -19,6 +19,12 @@ pub(super) struct Core {
     is_searching: bool,
     /// For picking the first victim to steal from.
     rng: u32,
+    /// Set while this worker dispatches the driver's I/O and timer events, which come in
+    /// batches: the wakes delivered to its own queues meanwhile wake no peer one by one; the
+    /// worker decides once, when the turn ends (`end_driver_turn`).
+    in_driver_turn: bool,
+    /// The tasks queued on this worker during the current driver turn.
+    queued_in_turn: usize,
 }
 
 struct WorkerContext {
@@ -94,16 +100,53 @@ impl Core {
     /// Queues at the back of this worker's queue and wakes a peer if one should help.
     pub(super) fn push_local(&mut self, shared: &Shared, task: Task) {
         self.local.push_back(task, &shared.lifecycle.inject);
-        shared.notify_parked();
+        if self.in_driver_turn {
+            self.queued_in_turn += 1;
+        } else {
+            shared.notify_parked();
+        }
     }
 
     /// Puts a just-woken task in the LIFO slot (the displaced one goes to the back of the
     /// queue). A peer is woken as for any push: the slot is stealable, so if this worker is
-    /// stuck in a long poll, the task runs elsewhere.
+    /// stuck in a long poll, the task runs elsewhere. In a driver turn the worker is not in a
+    /// poll, and `end_driver_turn` decides instead.
     pub(super) fn push_lifo(&mut self, shared: &Shared, task: Task) {
         if let Some(displaced) = shared.remotes[self.index].lifo.replace(task) {
             self.local.push_back(displaced, &shared.lifecycle.inject);
         }
+        if self.in_driver_turn {
+            self.queued_in_turn += 1;
+        } else {
+            shared.notify_parked();
+        }
+    }
+}
+
+/// Marks the start of a driver turn on this worker (see `Core::in_driver_turn`).
+fn start_driver_turn() {
+    with_core(|core| {
+        core.in_driver_turn = true;
+        core.queued_in_turn = 0;
+    });
+}
+
+/// A driver turn is over: the tasks it woke on this worker are in its LIFO slot and queue.
+/// One of them this worker runs next itself; a peer is woken (once, not once per event) only
+/// if there is more than that one and nobody is searching already. Waking a peer for a single
+/// I/O wake cost two futex calls (its wake and its sleep again) for a task it rarely got
+/// to first; tokio's policy is the same. A turn that queued nothing looks at no queue (the
+/// work queued before it was notified for when it was pushed).
+fn end_driver_turn(shared: &Shared, index: usize) {
+    let more_than_one = with_core(|core| {
+        core.in_driver_turn = false;
+        if core.queued_in_turn == 0 || core.is_searching {
+            return false;
+        }
+        let in_lifo = usize::from(!shared.remotes[index].lifo.is_empty());
+        in_lifo + core.local.len() > 1
+    });
+    if more_than_one {
         shared.notify_parked();
     }
 }
@@ -117,6 +160,8 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
         tick: 0,
         is_searching: false,
         rng: (index as u32).wrapping_mul(0x9E37_79B9) | 1,
+        in_driver_turn: false,
+        queued_in_turn: 0,
     });
     CURRENT.with(|current| {
         *current.borrow_mut() = Some(WorkerContext {
@@ -143,12 +188,14 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
             core.tick
         });
         if driver_turns.due(tick) {
+            start_driver_turn();
             match &shared.trace {
                 None => {
                     shared.lifecycle.driver.poll_events();
                 }
                 Some(trace) => trace.reactor_turn(index, || shared.lifecycle.driver.poll_events()),
             }
+            end_driver_turn(&shared, index);
             driver_turns.turned(tick);
         }
         let task = next_task(&shared, index, tick).or_else(|| steal_work(&shared, index));
@@ -334,6 +381,8 @@ fn park(shared: &Shared, index: usize) {
     if !shared.lifecycle.is_shutdown() {
         let parker = &shared.remotes[index].parker;
         let driver = &shared.lifecycle.driver;
+        // Parking in the driver dispatches its events on the way out.
+        start_driver_turn();
         match &shared.trace {
             None => {
                 parker.park(driver);
@@ -343,4 +392,7 @@ fn park(shared: &Shared, index: usize) {
     }
     let notified = shared.idle.unpark(index);
     with_core(|core| core.is_searching = notified);
+    // After `unpark`: this worker counts as awake again, so a notify now wakes a peer, not
+    // (through the sleepers list) this worker itself.
+    end_driver_turn(shared, index);
 }
