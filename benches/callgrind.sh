@@ -4,6 +4,7 @@
 #
 #   benches/callgrind.sh                       # every workload
 #   benches/callgrind.sh yield_many ping_pong  # some
+#   WORKERS=1 benches/callgrind.sh chained_spawn  # on a 1-worker runtime (default 2)
 #
 # Each workload runs under `valgrind --tool=callgrind` twice, with LOW and HIGH repetitions
 # (after one warm-up run, see examples/multi_thread_profile.rs); the per-run cost is the
@@ -15,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export WORKERS="${WORKERS:-2}"
 LOW="${LOW:-1}"
 HIGH="${HIGH:-3}"
 workloads=("$@")
@@ -33,6 +35,7 @@ count() {
     sed -n 's/^summary: *//p' "$file"
 }
 
+echo "workers: $WORKERS"
 printf '%-24s %15s %15s %7s\n' workload spindle tokio ratio
 for workload in "${workloads[@]}"; do
     per_run=()

@@ -8,6 +8,7 @@
 #   HYPER_ONLY=1 benches/report.sh   # only the hyper/wrk rows
 #   WARMUP=1 MEASURE=3 benches/report.sh
 #   CARGO_FLAGS="--no-default-features --features futures-io" benches/report.sh
+#   WORKERS=1,2,4,8,16 benches/report.sh   # multi_thread worker counts (default 1,2)
 #
 # Every number comes from a run made by this script: criterion's
 # `<target>/criterion/<group>/<function>/new/{benchmark,estimates}.json` (median point
@@ -99,12 +100,21 @@ for full_id in results:
     peer_id = "/".join("tokio" if p == "spindle" else p for p in parts)
     if "spindle" not in parts or peer_id not in results:
         continue
-    workload = "/".join(p for p in parts if p != "spindle")
+    rest = [p for p in parts if p != "spindle"]
     suite = suite_of.get(full_id, "?")
+    # multi_thread ids end in the worker count (`multi_thread/<workload>/spindle/<workers>`);
+    # older runs' ids (`multi_thread/<workload>/spindle`) have none.
+    workers = None
+    if suite == "multi_thread" and parts[-1].isdigit():
+        workers = int(rest.pop())
+    workload = "/".join(rest)
     if not workload.startswith(suite + "/"):
         workload = f"{suite}/{workload}"
-    paired.append((suite, workload, results[full_id][0], results[peer_id][0]))
-for suite, workload, spindle, peer in sorted(paired, key=lambda p: p[1]):
+    sort_key = (workload, workers or 0)
+    if workers is not None:
+        workload += f" ({workers} worker{'' if workers == 1 else 's'})"
+    paired.append((sort_key, suite, workload, results[full_id][0], results[peer_id][0]))
+for _, suite, workload, spindle, peer in sorted(paired):
     add(suite, workload, fmt_ns(spindle), fmt_ns(peer) + " (tokio)", spindle / peer)
 
 # multi_thread's LIFO stall: send-to-run latency while the sender computes.

@@ -7,10 +7,12 @@
 #
 #   benches/wallclock.sh                         # every workload
 #   ROUNDS=9 REPS=50 benches/wallclock.sh yield_many
+#   WORKERS=1 benches/wallclock.sh               # 1-worker runtimes (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export WORKERS="${WORKERS:-2}"
 ROUNDS="${ROUNDS:-5}"
 REPS="${REPS:-30}"
 workloads=("$@")

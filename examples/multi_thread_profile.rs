@@ -9,7 +9,9 @@
 //!
 //! Arguments: the runtime (`spindle` or `tokio`), the workload (`spawn_many_local`,
 //! `spawn_many_remote_idle`, `spawn_many_remote_busy`, `yield_many`, `ping_pong`,
-//! `chained_spawn`) and how many times to run it (default 1) after one warm-up run. The
+//! `chained_spawn`) and how many times to run it (default 1) after one warm-up run; the
+//! runtime has `WORKERS` workers (one number, default 2; `benches/callgrind.sh` and
+//! `benches/wallclock.sh` pass it through). The
 //! cost of one run is the difference between two counts taken with different repetitions
 //! divided by the difference in repetitions (`benches/callgrind.sh` does this), which
 //! cancels the runtime's start and shutdown. It also prints the CPU time (all threads) per
@@ -35,15 +37,19 @@ fn main() {
         _ => panic!("{usage}"),
     };
     let repetitions: usize = args.get(2).map_or(1, |n| n.parse().expect(usage));
+    let workers: usize = std::env::var("WORKERS").map_or(2, |n| {
+        n.parse()
+            .expect("WORKERS: one worker count for this example")
+    });
     let running = Arc::new(AtomicBool::new(true));
     macro_rules! run {
         ($rt:ident, $new:path) => {{
-            let rt = $new();
+            let rt = $new(workers);
             let run_once: fn(&_) = match workload {
                 "spawn_many_local" => $rt::spawn_many_local,
                 "spawn_many_remote_idle" => $rt::spawn_many_remote,
                 "spawn_many_remote_busy" => {
-                    $rt::start_busy(&rt, &running);
+                    $rt::start_busy(&rt, workers, &running);
                     $rt::spawn_many_remote
                 }
                 "yield_many" => $rt::yield_many,

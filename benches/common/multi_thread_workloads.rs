@@ -12,11 +12,14 @@ use std::time::{Duration, Instant};
 mod countdown;
 use countdown::Countdown;
 
-pub const WORKERS: usize = 2;
+/// Worker counts when `WORKERS` is not set: what this 2-CPU machine can show.
+pub const DEFAULT_WORKERS: &str = "1,2";
+/// Workers of the `lifo_stall` runtimes: the measurement needs an idle peer.
+pub const LIFO_STALL_WORKERS: usize = 2;
 /// Tasks spawned by the `spawn_many_*` workloads.
 pub const SPAWN_MANY: usize = 10_000;
-/// Background tasks in `spawn_many_remote_busy` (tokio uses twice the workers).
-pub const BUSY_TASKS: usize = 2 * WORKERS;
+/// Background tasks per worker in `spawn_many_remote_busy` (tokio uses twice the workers).
+pub const BUSY_TASKS_PER_WORKER: usize = 2;
 /// How long a background task computes between yields.
 pub const BUSY_STALL: Duration = Duration::from_micros(10);
 /// Tasks in `yield_many`, and how often each yields.
@@ -30,6 +33,22 @@ pub const CHAIN_DEPTH: usize = 1_000;
 pub const STALL: Duration = Duration::from_millis(5);
 /// Send-to-run latencies measured per runtime in `lifo_stall`.
 pub const STALL_ROUNDS: usize = 40;
+
+/// The worker counts to run every workload with: the comma-separated `WORKERS` environment
+/// variable (for example `WORKERS=1,2,4,8,16`), else [`DEFAULT_WORKERS`].
+pub fn worker_counts() -> Vec<usize> {
+    let list = std::env::var("WORKERS").unwrap_or_else(|_| DEFAULT_WORKERS.to_string());
+    list.split(',')
+        .map(|count| {
+            count
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&count| count > 0)
+                .unwrap_or_else(|| panic!("WORKERS={list:?}: expected counts like 1,2,4"))
+        })
+        .collect()
+}
 
 /// Computes (without sleeping) for `duration`.
 pub fn busy_for(duration: Duration) {
@@ -77,10 +96,10 @@ macro_rules! workloads {
                 });
             }
 
-            /// Starts the background tasks of `spawn_many_remote_busy`; they stop when
-            /// `running` is cleared.
-            pub fn start_busy(rt: &$rt, running: &Arc<AtomicBool>) {
-                for _ in 0..BUSY_TASKS {
+            /// Starts the background tasks of `spawn_many_remote_busy` (two per worker of
+            /// `rt`, which has `workers`); they stop when `running` is cleared.
+            pub fn start_busy(rt: &$rt, workers: usize, running: &Arc<AtomicBool>) {
+                for _ in 0..BUSY_TASKS_PER_WORKER * workers {
                     let running = running.clone();
                     rt.spawn(async move {
                         while running.load(Relaxed) {
@@ -195,16 +214,16 @@ workloads!(
     sleep = tokio::time::sleep
 );
 
-pub fn spindle_runtime() -> spindle::runtime::Runtime {
+pub fn spindle_runtime(workers: usize) -> spindle::runtime::Runtime {
     spindle::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
+        .worker_threads(workers)
         .build()
         .unwrap()
 }
 
-pub fn tokio_runtime() -> tokio::runtime::Runtime {
+pub fn tokio_runtime(workers: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .unwrap()

@@ -14,7 +14,6 @@ use crate::loom::thread::{self, JoinHandle};
 pub(super) struct Core {
     pub(super) index: usize,
     local: Local<Arc<Shared>>,
-    tick: u32,
     /// Counted in `Idle`'s searching workers.
     is_searching: bool,
     /// For picking the first victim to steal from.
@@ -157,7 +156,6 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
     let core = Box::new(Core {
         index,
         local,
-        tick: 0,
         is_searching: false,
         rng: (index as u32).wrapping_mul(0x9E37_79B9) | 1,
         in_driver_turn: false,
@@ -182,11 +180,11 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
     let _clear = ClearOnExit;
 
     let mut driver_turns = DriverTurns::new(shared.config.event_interval);
+    // Counts loop turns, for the fairness intervals. A local, not a `Core` field: each look at
+    // the core goes through the thread-local, and the loop keeps those to one per task run.
+    let mut tick: u32 = 0;
     while !shared.lifecycle.is_shutdown() {
-        let tick = with_core(|core| {
-            core.tick = core.tick.wrapping_add(1);
-            core.tick
-        });
+        tick = tick.wrapping_add(1);
         if driver_turns.due(tick) {
             start_driver_turn();
             match &shared.trace {
@@ -198,9 +196,8 @@ fn run(shared: Arc<Shared>, index: usize, local: Local<Arc<Shared>>) {
             end_driver_turn(&shared, index);
             driver_turns.turned(tick);
         }
-        let task = next_task(&shared, index, tick).or_else(|| steal_work(&shared, index));
-        match task {
-            Some(task) => run_task(&shared, index, task),
+        match next_task(&shared, index, tick).or_else(|| steal_work(&shared, index)) {
+            Some(found) => run_task(&shared, index, found),
             None => park(&shared, index),
         }
     }
@@ -259,21 +256,32 @@ impl DriverTurns {
     }
 }
 
+/// A task to run, and whether this worker was searching when it found it (it has stopped
+/// now: `run_task` settles the count).
+struct Found {
+    task: Task,
+    was_searching: bool,
+}
+
 /// The next entry from this worker's own sources, injection queue included.
-fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Task> {
-    if let Some(task) = shared.remotes[index].lifo.take() {
-        return Some(task);
-    }
+fn next_task(shared: &Shared, index: usize, tick: u32) -> Option<Found> {
+    // One look at the core for the whole choice: this runs once per task run.
     with_core(|core| {
-        if tick % shared.config.global_queue_interval == 0 {
-            // A batch, not one entry: with a local queue that never empties (tasks that keep
-            // yielding), one entry per interval would drain a burst of remote spawns at a
-            // crawl.
-            if let Some(task) = take_from_inject(shared, core) {
-                return Some(task);
+        let task = shared.remotes[index].lifo.take().or_else(|| {
+            if tick % shared.config.global_queue_interval == 0 {
+                // A batch, not one entry: with a local queue that never empties (tasks that
+                // keep yielding), one entry per interval would drain a burst of remote spawns
+                // at a crawl.
+                if let Some(task) = take_from_inject(shared, core) {
+                    return Some(task);
+                }
             }
-        }
-        core.local.pop().or_else(|| take_from_inject(shared, core))
+            core.local.pop().or_else(|| take_from_inject(shared, core))
+        })?;
+        Some(Found {
+            task,
+            was_searching: std::mem::take(&mut core.is_searching),
+        })
     })
 }
 
@@ -299,7 +307,15 @@ fn take_from_inject(shared: &Shared, core: &mut Core) -> Option<Task> {
 }
 
 /// Looks for work on other workers, as a searching worker.
-fn steal_work(shared: &Shared, index: usize) -> Option<Task> {
+fn steal_work(shared: &Shared, index: usize) -> Option<Found> {
+    let task = steal(shared, index)?;
+    Some(Found {
+        task,
+        was_searching: with_core(|core| std::mem::take(&mut core.is_searching)),
+    })
+}
+
+fn steal(shared: &Shared, index: usize) -> Option<Task> {
     let (may_search, start) = with_core(|core| {
         if !core.is_searching {
             core.is_searching = shared.idle.try_start_searching();
@@ -338,10 +354,12 @@ fn steal_work(shared: &Shared, index: usize) -> Option<Task> {
     shared.lifecycle.inject.pop()
 }
 
-fn run_task(shared: &Shared, index: usize, task: Task) {
-    let was_last_searcher =
-        with_core(|core| std::mem::take(&mut core.is_searching) && shared.idle.stop_searching());
-    if was_last_searcher {
+fn run_task(shared: &Shared, index: usize, found: Found) {
+    let Found {
+        task,
+        was_searching,
+    } = found;
+    if was_searching && shared.idle.stop_searching() {
         // We found work; there may be more, and nobody is looking for it now.
         shared.notify_parked();
     }
