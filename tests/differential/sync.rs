@@ -1,12 +1,13 @@
 //! `spindle::sync` against `tokio::sync`: each scenario is written once, in [`logs_agree!`],
 //! expanded twice by [`on_both!`] (once with `spindle`'s names, once with `tokio`'s, on a
-//! current-thread runtime of each), and the two logs must be equal. The logs record orders, counts and poll outcomes, so a difference in
-//! FIFO order, permit semantics, cancellation or lag counting shows as a diff.
+//! current-thread runtime of each), and the two logs must be equal. The logs record orders,
+//! counts and poll outcomes, so a difference in FIFO order, permit semantics, cancellation or
+//! lag counting shows as a diff.
 
 use std::error::Error;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Waker};
+use std::task::{Context, Wake, Waker};
 
 /// Polls a future once with a no-op waker: `true` if it completed.
 pub fn ready<F: Future + ?Sized>(future: Pin<&mut F>) -> bool {
@@ -654,7 +655,7 @@ pub fn pending_with<F: Future + Unpin>(future: &mut F, waker: &Waker) -> bool {
 // A receiver that went away (dropped, or closed) releases the waker it stored at once, even
 // though the sender lives on: kept, it would pin the receiving task (and its runtime) for as
 // long as the sender does. A receiver still waiting keeps it, and the send wakes it.
-on_both!(oneshot_a_receiver_that_went_away_releases_its_waker, {
+logs_agree!(oneshot_a_receiver_that_went_away_releases_its_waker, {
     use super::super::{pending_with, watched_waker};
     let events = Log::default();
     let held = |weak: &std::sync::Weak<super::super::WatchedWake>| weak.strong_count() > 0;
