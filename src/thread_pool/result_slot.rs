@@ -31,6 +31,18 @@ struct SlotState<T> {
     sleepers: usize,
 }
 
+/// The panic of a consumer that polls for the value after it took it. A misuse, as polling
+/// any future after it returned `Ready` (tokio's `JoinHandle` panics too): there is no value
+/// left to give.
+const POLLED_AFTER_TAKEN: &str =
+    "a JobHandle or ProcessJob polled after it already returned its result";
+
+/// The panic of a consumer that blocks for the value after it took it (a handle awaited to
+/// completion, then waited on): there is no value left, and none will come, so blocking
+/// would be for ever.
+const WAITED_AFTER_TAKEN: &str = "a JobHandle or ProcessJob waited on after it already \
+     returned its result (it was awaited to completion): a handle yields its result once";
+
 /// How a blocking waiter looks at the slot before it sleeps on the condvar. Waking a thread
 /// that sleeps costs tens of microseconds; a short job is often done sooner than that.
 #[derive(Debug, Clone, Copy)]
@@ -119,9 +131,10 @@ impl<T> ResultSlot<T> {
     ///
     /// # Panics
     /// If the value was already taken (a future polled after completion).
+    #[track_caller]
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<T> {
         let mut state = self.lock();
-        assert!(!state.taken, "a result polled for after it was taken");
+        assert!(!state.taken, "{POLLED_AFTER_TAKEN}");
         if let Some(value) = Self::take(&mut state) {
             return Poll::Ready(value);
         }
@@ -134,7 +147,9 @@ impl<T> ResultSlot<T> {
     /// Blocks until the value is there and takes it.
     ///
     /// # Panics
-    /// If the value was already taken.
+    /// If the value was already taken, at the caller's line (its callers that are public
+    /// `wait`s are `#[track_caller]` too, so the user's line is named).
+    #[track_caller]
     pub(crate) fn wait_take(&self, spin: Spin) -> T {
         self.spin_until_complete(spin, None);
         self.wait_take_until(None)
@@ -142,6 +157,7 @@ impl<T> ResultSlot<T> {
     }
 
     /// Like [`wait_take`](Self::wait_take), giving up after `timeout`.
+    #[track_caller]
     pub(crate) fn wait_take_timeout(&self, timeout: Duration, spin: Spin) -> Option<T> {
         // No deadline (`None`) if `now + timeout` overflows: that wait is for ever.
         let deadline = Instant::now().checked_add(timeout);
@@ -175,10 +191,11 @@ impl<T> ResultSlot<T> {
     }
 
     /// Sleeps on the condvar until the value is there (and takes it) or `deadline` passes.
+    #[track_caller]
     fn wait_take_until(&self, deadline: Option<Instant>) -> Option<T> {
         let mut state = self.lock();
         loop {
-            assert!(!state.taken, "a result waited for after it was taken");
+            assert!(!state.taken, "{WAITED_AFTER_TAKEN}");
             if let Some(value) = Self::take(&mut state) {
                 return Some(value);
             }
