@@ -229,6 +229,7 @@ mod loom_tests {
     use crate::loom::sync::Arc;
     use crate::loom::thread;
     use std::task::{Context, Poll, Wake, Waker};
+    use std::time::Duration;
 
     struct CountingWaker(AtomicUsize);
 
@@ -271,6 +272,32 @@ mod loom_tests {
                 thread::spawn(move || slot.complete(3u32))
             };
             assert_eq!(slot.wait_take(Spin::Backoff), 3);
+            completer.join().unwrap();
+        });
+    }
+
+    /// The timed wait (`JobHandle::wait_timeout`, `ProcessJob::wait_timeout`): one whose time
+    /// has run out returns without the value (nothing completes the slot yet, so a wait here
+    /// would never end: loom reports it as a deadlock), and one with time left is notified by
+    /// the completion or sees the value (loom's condvar never times out, so the long wait ends
+    /// only through the completion). Mutant `result_slot_timed_wait_gives_up_early`.
+    #[test]
+    fn loom_slot_completion_wakes_a_timed_waiter() {
+        loom::model(|| {
+            let slot = Arc::new(ResultSlot::new());
+            assert!(
+                slot.wait_take_timeout(Duration::ZERO, Spin::Backoff)
+                    .is_none(),
+                "no value yet"
+            );
+            let completer = {
+                let slot = slot.clone();
+                thread::spawn(move || slot.complete(5u32))
+            };
+            let value = slot
+                .wait_take_timeout(Duration::from_secs(3600), Spin::Backoff)
+                .expect("a timed wait with time left missed the completion");
+            assert_eq!(value, 5);
             completer.join().unwrap();
         });
     }
