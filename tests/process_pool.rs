@@ -585,3 +585,27 @@ fn a_worker_that_hangs_on_its_way_out_is_killed_at_the_retire_deadline() {
             .expect("shutdown waited for ever on a worker that does not exit");
     });
 }
+
+/// Misuse: a job awaited to completion has given its result away; waiting on it again says
+/// so (it does not block for ever) and names the caller's line.
+#[test]
+fn waiting_on_a_job_already_awaited_to_completion_panics_clearly() {
+    clean(|| {
+        let pool = pool(1);
+        let mut job = pool.submit::<u64, u64>("square", 3);
+        assert_eq!(spindle::block_on(&mut job).unwrap(), 9);
+        assert!(job.is_finished());
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.wait()));
+        let payload = panic.expect_err("wait on an awaited job must panic");
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        assert!(
+            message.contains("ProcessJob") && message.contains("already returned its result"),
+            "unclear panic: {message:?}"
+        );
+        pool.shutdown();
+    });
+}

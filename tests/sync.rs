@@ -816,6 +816,62 @@ fn replaced_wakers_are_dropped_outside_the_primitives_locks() {
     });
 }
 
+/// The waiting futures the test above leaves out, each of which stores its waker with
+/// `task::register_waker` at its own call site: a sender queued on a full channel (`send`
+/// and `reserve`, where the displaced waker travels out through an out-parameter), a
+/// `closed()` waiter, `recv_many`, and a `Barrier` waiter.
+#[test]
+fn replaced_wakers_of_the_other_waiting_futures_are_dropped_outside_the_locks() {
+    without_deadlock("mpsc send on a full channel", || {
+        let (tx, _rx) = mpsc::channel::<u32>(1);
+        tx.try_send(1).unwrap();
+        let mut send = Box::pin(tx.send(2));
+        let probe = tx.clone();
+        replace_stored_waker(&mut send, move || {
+            let _ = probe.capacity();
+        });
+    });
+    without_deadlock("mpsc reserve on a full channel", || {
+        let (tx, _rx) = mpsc::channel::<u32>(1);
+        tx.try_send(1).unwrap();
+        let mut reserve = Box::pin(tx.reserve());
+        let probe = tx.clone();
+        replace_stored_waker(&mut reserve, move || {
+            let _ = probe.capacity();
+        });
+    });
+    without_deadlock("mpsc Sender::closed", || {
+        let (tx, _rx) = mpsc::channel::<u32>(1);
+        let mut closed = Box::pin(tx.closed());
+        let probe = tx.clone();
+        replace_stored_waker(&mut closed, move || {
+            let _ = probe.capacity();
+        });
+    });
+    without_deadlock("mpsc recv_many", || {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        let mut buffer = Vec::new();
+        let mut recv_many = Box::pin(rx.recv_many(&mut buffer, 4));
+        replace_stored_waker(&mut recv_many, move || {
+            let _ = tx.capacity();
+        });
+    });
+    without_deadlock("Barrier wait", || {
+        let barrier = Arc::new(spindle::sync::Barrier::new(3));
+        let mut wait = Box::pin(barrier.wait());
+        let probe = barrier.clone();
+        replace_stored_waker(&mut wait, move || {
+            // A second party arrives (and leaves again): both take the barrier's lock.
+            let mut arrive = Box::pin(probe.wait());
+            let pending = arrive
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending();
+            assert!(pending, "two of three parties do not release the barrier");
+        });
+    });
+}
+
 /// The futures of the waiting primitives are `Send` (so tasks using them run on the
 /// multi-thread runtime) and their guards and permits are `Send` where tokio's are.
 #[test]

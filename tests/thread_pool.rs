@@ -843,3 +843,55 @@ fn a_panic_payload_whose_drop_panics_does_not_kill_a_thread_unaccounted() {
         .recv_timeout(DEADLINE)
         .expect("dropping the pool returns");
 }
+
+/// Misuse: a handle awaited to completion has given its result away; `wait` on it is a bug in
+/// the caller, and says so (as tokio's `JoinHandle` does when polled after completion) at the
+/// caller's line, instead of blocking for ever (which it did before the slot was shared).
+#[test]
+fn waiting_on_a_handle_already_awaited_to_completion_panics_at_the_call() {
+    record_panic_locations();
+    let pool = ThreadPool::new(1);
+    let mut handle = pool.submit(|| 5);
+    assert_eq!(spindle::block_on(&mut handle).unwrap(), 5);
+    assert!(handle.is_finished());
+    let line = line!() + 1;
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.wait()));
+    let payload = panic.expect_err("wait on an awaited handle must panic");
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(
+        message.contains("JobHandle") && message.contains("already returned its result"),
+        "unclear panic: {message:?}"
+    );
+    let location = PANIC_LOCATION.with(|location| location.take());
+    assert_eq!(
+        location,
+        Some((file!().to_owned(), line)),
+        "the panic names spindle's line, not the caller's"
+    );
+}
+
+std::thread_local! {
+    /// Where this thread's latest panic was raised (file, line), as the panic hook saw it.
+    static PANIC_LOCATION: std::cell::Cell<Option<(String, u32)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Installs (once) a panic hook that records each panic's location for its thread, then
+/// reports the panic as before.
+fn record_panic_locations() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let location = info
+                .location()
+                .map(|location| (location.file().to_owned(), location.line()));
+            PANIC_LOCATION.with(|cell| cell.set(location));
+            report(info);
+        }));
+    });
+}

@@ -603,6 +603,10 @@ impl<O> fmt::Debug for ProcessJob<O> {
 
 impl<O: Decode> ProcessJob<O> {
     /// Blocks this thread until the job's result is there.
+    ///
+    /// # Panics
+    /// If the job was already awaited to completion (its result was returned then).
+    #[track_caller]
     pub fn wait(self) -> Result<O, ProcessError> {
         single_result(self.slot.wait_take(SLOT_SPIN))
     }
@@ -611,7 +615,8 @@ impl<O: Decode> ProcessJob<O> {
     /// running, and can be waited for again).
     ///
     /// # Panics
-    /// If called again after it returned `Some`.
+    /// If called again after it returned `Some`, or after the job was awaited to completion.
+    #[track_caller]
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<O, ProcessError>> {
         self.slot
             .wait_take_timeout(timeout, SLOT_SPIN)

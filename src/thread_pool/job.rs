@@ -370,12 +370,22 @@ pub struct JobHandle<T> {
 impl<T> JobHandle<T> {
     /// Blocks this thread until the job has finished, and returns its value or why there is
     /// none. Do not call it from inside an async task: `.await` the handle instead.
+    ///
+    /// # Panics
+    /// If the handle was already awaited (polled) to completion: it gave its result away
+    /// then, and has none left to wait for. Like polling a future again after it returned
+    /// `Ready`, that is a bug in the caller; the panic names the caller's line.
+    #[track_caller]
     pub fn wait(self) -> Result<T, JobError> {
         self.slot.result.wait_take(Spin::Backoff)
     }
 
     /// Like [`wait`](Self::wait), but gives up after `timeout`: `Err(self)` hands the handle
     /// back so the caller can wait again, cancel, or drop it.
+    ///
+    /// # Panics
+    /// As [`wait`](Self::wait): if the handle was already awaited to completion.
+    #[track_caller]
     pub fn wait_timeout(self, timeout: Duration) -> Result<Result<T, JobError>, JobHandle<T>> {
         match self.slot.result.wait_take_timeout(timeout, Spin::Backoff) {
             Some(result) => Ok(result),
@@ -384,7 +394,8 @@ impl<T> JobHandle<T> {
     }
 
     /// Whether the result is in: the job returned, panicked, was cancelled or was rejected.
-    /// Once this is `true`, `wait` returns at once.
+    /// Once this is `true`, `wait` returns at once (it stays `true` after the handle was
+    /// awaited to completion, when `wait` panics instead: the result was already returned).
     pub fn is_finished(&self) -> bool {
         self.slot.result.is_complete()
     }

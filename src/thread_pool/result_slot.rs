@@ -31,6 +31,18 @@ struct SlotState<T> {
     sleepers: usize,
 }
 
+/// The panic of a consumer that polls for the value after it took it. A misuse, as polling
+/// any future after it returned `Ready` (tokio's `JoinHandle` panics too): there is no value
+/// left to give.
+const POLLED_AFTER_TAKEN: &str =
+    "a JobHandle or ProcessJob polled after it already returned its result";
+
+/// The panic of a consumer that blocks for the value after it took it (a handle awaited to
+/// completion, then waited on): there is no value left, and none will come, so blocking
+/// would be for ever.
+const WAITED_AFTER_TAKEN: &str = "a JobHandle or ProcessJob waited on after it already \
+     returned its result (it was awaited to completion): a handle yields its result once";
+
 /// How a blocking waiter looks at the slot before it sleeps on the condvar. Waking a thread
 /// that sleeps costs tens of microseconds; a short job is often done sooner than that.
 #[derive(Debug, Clone, Copy)]
@@ -119,9 +131,10 @@ impl<T> ResultSlot<T> {
     ///
     /// # Panics
     /// If the value was already taken (a future polled after completion).
+    #[track_caller]
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<T> {
         let mut state = self.lock();
-        assert!(!state.taken, "a result polled for after it was taken");
+        assert!(!state.taken, "{POLLED_AFTER_TAKEN}");
         if let Some(value) = Self::take(&mut state) {
             return Poll::Ready(value);
         }
@@ -134,7 +147,9 @@ impl<T> ResultSlot<T> {
     /// Blocks until the value is there and takes it.
     ///
     /// # Panics
-    /// If the value was already taken.
+    /// If the value was already taken, at the caller's line (its callers that are public
+    /// `wait`s are `#[track_caller]` too, so the user's line is named).
+    #[track_caller]
     pub(crate) fn wait_take(&self, spin: Spin) -> T {
         self.spin_until_complete(spin, None);
         self.wait_take_until(None)
@@ -142,6 +157,7 @@ impl<T> ResultSlot<T> {
     }
 
     /// Like [`wait_take`](Self::wait_take), giving up after `timeout`.
+    #[track_caller]
     pub(crate) fn wait_take_timeout(&self, timeout: Duration, spin: Spin) -> Option<T> {
         // No deadline (`None`) if `now + timeout` overflows: that wait is for ever.
         let deadline = Instant::now().checked_add(timeout);
@@ -175,10 +191,11 @@ impl<T> ResultSlot<T> {
     }
 
     /// Sleeps on the condvar until the value is there (and takes it) or `deadline` passes.
+    #[track_caller]
     fn wait_take_until(&self, deadline: Option<Instant>) -> Option<T> {
         let mut state = self.lock();
         loop {
-            assert!(!state.taken, "a result waited for after it was taken");
+            assert!(!state.taken, "{WAITED_AFTER_TAKEN}");
             if let Some(value) = Self::take(&mut state) {
                 return Some(value);
             }
@@ -212,6 +229,7 @@ mod loom_tests {
     use crate::loom::sync::Arc;
     use crate::loom::thread;
     use std::task::{Context, Poll, Wake, Waker};
+    use std::time::Duration;
 
     struct CountingWaker(AtomicUsize);
 
@@ -254,6 +272,32 @@ mod loom_tests {
                 thread::spawn(move || slot.complete(3u32))
             };
             assert_eq!(slot.wait_take(Spin::Backoff), 3);
+            completer.join().unwrap();
+        });
+    }
+
+    /// The timed wait (`JobHandle::wait_timeout`, `ProcessJob::wait_timeout`): one whose time
+    /// has run out returns without the value (nothing completes the slot yet, so a wait here
+    /// would never end: loom reports it as a deadlock), and one with time left is notified by
+    /// the completion or sees the value (loom's condvar never times out, so the long wait ends
+    /// only through the completion). Mutant `result_slot_timed_wait_gives_up_early`.
+    #[test]
+    fn loom_slot_completion_wakes_a_timed_waiter() {
+        loom::model(|| {
+            let slot = Arc::new(ResultSlot::new());
+            assert!(
+                slot.wait_take_timeout(Duration::ZERO, Spin::Backoff)
+                    .is_none(),
+                "no value yet"
+            );
+            let completer = {
+                let slot = slot.clone();
+                thread::spawn(move || slot.complete(5u32))
+            };
+            let value = slot
+                .wait_take_timeout(Duration::from_secs(3600), Spin::Backoff)
+                .expect("a timed wait with time left missed the completion");
+            assert_eq!(value, 5);
             completer.join().unwrap();
         });
     }
