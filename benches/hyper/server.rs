@@ -8,10 +8,12 @@
 //! target/release/examples/hyper_server spindle 2 127.0.0.1:8080
 //! target/release/examples/hyper_server tokio 2 127.0.0.1:8081
 //! ```
-//! It prints `listening on ADDR pid PID` once bound and serves until killed. Only the accept
-//! loop and the stream/timer adapters differ between the two; `serve` is shared.
+//! It prints `listening on ADDR pid PID` once bound and serves until killed. Only the runtime,
+//! the listener and the stream/timer adapters differ between the two; `serve` (the
+//! connection) and `accept_forever` (the accept loop) are shared.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -56,6 +58,20 @@ where
     }
 }
 
+/// The accept loop both runtimes run, in `block_on`: `accept` is the listener's, `start`
+/// spawns the stream's connection task.
+async fn accept_forever<S, F>(mut accept: impl FnMut() -> F, mut start: impl FnMut(S)) -> !
+where
+    F: Future<Output = std::io::Result<(S, SocketAddr)>>,
+{
+    loop {
+        match accept().await {
+            Ok((stream, _)) => start(stream),
+            Err(error) => eprintln!("accept: {error}"),
+        }
+    }
+}
+
 fn announce(addr: SocketAddr) {
     println!("listening on {addr} pid {}", std::process::id());
 }
@@ -72,17 +88,14 @@ fn run_spindle(workers: usize, addr: SocketAddr) {
             .await
             .expect("binding");
         announce(listener.local_addr().unwrap());
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    eprintln!("accept: {error}");
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            spindle::spawn(serve(Io::new(stream), Timer::new()));
-        }
+        accept_forever(
+            || listener.accept(),
+            |stream: spindle::net::TcpStream| {
+                let _ = stream.set_nodelay(true);
+                spindle::spawn(serve(Io::new(stream), Timer::new()));
+            },
+        )
+        .await
     })
 }
 
@@ -96,17 +109,14 @@ fn run_tokio(workers: usize, addr: SocketAddr) {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.expect("binding");
         announce(listener.local_addr().unwrap());
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    eprintln!("accept: {error}");
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(serve(TokioIo::new(stream), TokioTimer::new()));
-        }
+        accept_forever(
+            || listener.accept(),
+            |stream: tokio::net::TcpStream| {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(TokioIo::new(stream), TokioTimer::new()));
+            },
+        )
+        .await
     })
 }
 
