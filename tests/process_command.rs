@@ -233,7 +233,10 @@ fn a_childs_stdout_handed_back_as_a_blocking_fd() {
 fn until_no_children(what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !no_children() {
-        assert!(Instant::now() < deadline, "{what}: a child was never reaped");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: a child was never reaped"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }

@@ -17,7 +17,10 @@ const HUNG_AFTER: Duration = Duration::from_secs(2);
 fn reaped(mut try_wait: impl FnMut() -> std::io::Result<Option<std::process::ExitStatus>>) {
     let deadline = Instant::now() + HANG;
     while try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the killed child was never reaped");
+        assert!(
+            Instant::now() < deadline,
+            "the killed child was never reaped"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -59,10 +62,16 @@ macro_rules! child_outside_its_runtime {
             Ok(Err(_)) => "an error".to_owned(),
             Err(_) => "hung".to_owned(),
         };
-        log.push(format!("awaited in another runtime: {}", wait(&mut awaited, HANG)));
+        log.push(format!(
+            "awaited in another runtime: {}",
+            wait(&mut awaited, HANG)
+        ));
         drop(owner);
         children::until_exited_unreaped(($pid)(&exited));
-        log.push(format!("exited, after the owner's drop: {}", wait(&mut exited, HANG)));
+        log.push(format!(
+            "exited, after the owner's drop: {}",
+            wait(&mut exited, HANG)
+        ));
         log.push(format!(
             "running, after the owner's drop: {}",
             wait(&mut running, HUNG_AFTER)
@@ -92,16 +101,21 @@ fn a_child_awaited_outside_the_runtime_that_spawned_it() {
     );
     assert_eq!(
         tokio,
-        [agreed[0], agreed[1], "running, after the owner's drop: hung"],
+        [
+            agreed[0],
+            agreed[1],
+            "running, after the owner's drop: hung"
+        ],
         "tokio (the oracle changed)"
     );
-    let spindle = child_outside_its_runtime!(
-        spindle,
-        spindle::time::timeout,
-        spindle::process::Child::id
-    );
+    let spindle =
+        child_outside_its_runtime!(spindle, spindle::time::timeout, spindle::process::Child::id);
     assert_eq!(
         spindle,
-        [agreed[0], agreed[1], "running, after the owner's drop: an error"]
+        [
+            agreed[0],
+            agreed[1],
+            "running, after the owner's drop: an error"
+        ]
     );
 }

@@ -686,7 +686,10 @@ on_both!(oneshot_a_receiver_that_went_away_releases_its_waker, {
 
     let (tx, mut rx) = sync::oneshot::channel::<u32>();
     let (waker, weak) = watched_waker();
-    log(&events, format!("pending: {}", pending_with(&mut rx, &waker)));
+    log(
+        &events,
+        format!("pending: {}", pending_with(&mut rx, &waker)),
+    );
     drop(waker);
     drop(rx);
     log(&events, format!("dropped: waker held {}", held(&weak)));
@@ -695,17 +698,32 @@ on_both!(oneshot_a_receiver_that_went_away_releases_its_waker, {
     let (tx, mut rx) = sync::oneshot::channel::<u32>();
     let (first, first_weak) = watched_waker();
     let (second, second_weak) = watched_waker();
-    log(&events, format!("pending: {}", pending_with(&mut rx, &first)));
-    log(&events, format!("pending: {}", pending_with(&mut rx, &second)));
+    log(
+        &events,
+        format!("pending: {}", pending_with(&mut rx, &first)),
+    );
+    log(
+        &events,
+        format!("pending: {}", pending_with(&mut rx, &second)),
+    );
     drop((first, second));
-    log(&events, format!("re-polled: first held {}", held(&first_weak)));
+    log(
+        &events,
+        format!("re-polled: first held {}", held(&first_weak)),
+    );
     drop(rx);
-    log(&events, format!("dropped: second held {}", held(&second_weak)));
+    log(
+        &events,
+        format!("dropped: second held {}", held(&second_weak)),
+    );
     drop(tx);
 
     let (tx, mut rx) = sync::oneshot::channel::<u32>();
     let (waker, weak) = watched_waker();
-    log(&events, format!("pending: {}", pending_with(&mut rx, &waker)));
+    log(
+        &events,
+        format!("pending: {}", pending_with(&mut rx, &waker)),
+    );
     drop(waker);
     rx.close();
     log(&events, format!("closed: waker held {}", held(&weak)));
@@ -714,16 +732,22 @@ on_both!(oneshot_a_receiver_that_went_away_releases_its_waker, {
 
     let (tx, mut rx) = sync::oneshot::channel::<u32>();
     let (waker, weak) = watched_waker();
-    log(&events, format!("pending: {}", pending_with(&mut rx, &waker)));
+    log(
+        &events,
+        format!("pending: {}", pending_with(&mut rx, &waker)),
+    );
     drop(waker);
     log(&events, format!("waiting: waker held {}", held(&weak)));
     log(&events, format!("send: {:?}", tx.send(3)));
-    let woken = weak
-        .upgrade()
-        .map_or(true, |wake| wake.0.load(std::sync::atomic::Ordering::SeqCst));
+    let woken = weak.upgrade().map_or(true, |wake| {
+        wake.0.load(std::sync::atomic::Ordering::SeqCst)
+    });
     log(&events, format!("woken: {woken}"));
     log(&events, format!("received: {:?}", rx.await));
-    log(&events, format!("after the outcome: waker held {}", held(&weak)));
+    log(
+        &events,
+        format!("after the outcome: waker held {}", held(&weak)),
+    );
 
     let log = events.lock().unwrap().clone();
     log

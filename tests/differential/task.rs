@@ -107,7 +107,10 @@ macro_rules! drop_sees_its_task_id {
         let mut log = Vec::new();
         let mut check = |what: &str, id| {
             let seen = std::mem::take(&mut *seen.lock().unwrap());
-            log.push(format!("{what}: {:?}", seen.iter().map(|s| *s == Some(id)).collect::<Vec<_>>()));
+            log.push(format!(
+                "{what}: {:?}",
+                seen.iter().map(|s| *s == Some(id)).collect::<Vec<_>>()
+            ));
         };
 
         // Aborted while it waits (it was polled).
@@ -173,12 +176,16 @@ macro_rules! drop_sees_its_task_id {
 fn a_dropped_future_or_output_sees_its_own_task_id() {
     let tokio = drop_sees_its_task_id!(
         tokio,
-        tokio::runtime::Builder::new_current_thread().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
     );
     assert_eq!(tokio.len(), 4, "{tokio:?}");
     let current_thread = drop_sees_its_task_id!(
         spindle,
-        spindle::runtime::Builder::new_current_thread().build().unwrap()
+        spindle::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
     );
     assert_eq!(current_thread, tokio, "current_thread");
     let multi_thread = drop_sees_its_task_id!(spindle, {
