@@ -337,7 +337,7 @@ impl FrameReader {
     }
 
     /// Bytes received but not yet taken as frames.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))] // its only user, the tests module, is not built under loom
     pub(crate) fn buffered(&self) -> usize {
         self.filled
     }

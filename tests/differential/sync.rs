@@ -660,13 +660,18 @@ logs_agree!(oneshot_a_receiver_that_went_away_releases_its_waker, {
     let events = Log::default();
     let held = |weak: &std::sync::Weak<super::super::WatchedWake>| weak.strong_count() > 0;
 
-    let (tx, mut rx) = sync::oneshot::channel::<u32>();
-    let (waker, weak) = watched_waker();
-    log(
-        &events,
-        format!("pending: {}", pending_with(&mut rx, &waker)),
-    );
-    drop(waker);
+    // A receiver polled once (pending) with a fresh watched waker, which only it holds.
+    let polled_once = |events: &Log| {
+        let (tx, mut rx) = sync::oneshot::channel::<u32>();
+        let (waker, weak) = watched_waker();
+        log(
+            events,
+            format!("pending: {}", pending_with(&mut rx, &waker)),
+        );
+        (tx, rx, weak)
+    };
+
+    let (tx, rx, weak) = polled_once(&events);
     drop(rx);
     log(&events, format!("dropped: waker held {}", held(&weak)));
     log(&events, format!("send: {:?}", tx.send(1)));
@@ -694,25 +699,13 @@ logs_agree!(oneshot_a_receiver_that_went_away_releases_its_waker, {
     );
     drop(tx);
 
-    let (tx, mut rx) = sync::oneshot::channel::<u32>();
-    let (waker, weak) = watched_waker();
-    log(
-        &events,
-        format!("pending: {}", pending_with(&mut rx, &waker)),
-    );
-    drop(waker);
+    let (tx, mut rx, weak) = polled_once(&events);
     rx.close();
     log(&events, format!("closed: waker held {}", held(&weak)));
     log(&events, format!("send: {:?}", tx.send(2)));
     log(&events, format!("try_recv: {:?}", rx.try_recv()));
 
-    let (tx, mut rx) = sync::oneshot::channel::<u32>();
-    let (waker, weak) = watched_waker();
-    log(
-        &events,
-        format!("pending: {}", pending_with(&mut rx, &waker)),
-    );
-    drop(waker);
+    let (tx, rx, weak) = polled_once(&events);
     log(&events, format!("waiting: waker held {}", held(&weak)));
     log(&events, format!("send: {:?}", tx.send(3)));
     let woken = weak.upgrade().map_or(true, |wake| {

@@ -101,17 +101,23 @@ macro_rules! drop_sees_its_task_id {
             ));
         };
 
+        // A task holding a recorder that waits for ever, once it has been polled.
+        let spawn_polled = |rt: &$krate::runtime::Runtime| {
+            let (started_tx, started_rx) = oneshot::channel::<()>();
+            let guard = recorder();
+            let handle = rt.spawn(async move {
+                let _guard = guard;
+                started_tx.send(()).unwrap();
+                std::future::pending::<()>().await
+            });
+            rt.block_on(started_rx).unwrap();
+            handle
+        };
+
         // Aborted while it waits (it was polled).
         let rt = $runtime;
-        let (started_tx, started_rx) = oneshot::channel::<()>();
-        let guard = recorder();
-        let handle = rt.spawn(async move {
-            let _guard = guard;
-            started_tx.send(()).unwrap();
-            std::future::pending::<()>().await
-        });
+        let handle = spawn_polled(&rt);
         let id = handle.id();
-        rt.block_on(started_rx).unwrap();
         handle.abort();
         assert!(rt.block_on(handle).unwrap_err().is_cancelled());
         check("aborted after a poll", id);
@@ -141,15 +147,7 @@ macro_rules! drop_sees_its_task_id {
         check("output dropped with its handle", id);
 
         // Dropped by the runtime's shutdown.
-        let (started_tx, started_rx) = oneshot::channel::<()>();
-        let guard = recorder();
-        let handle = rt.spawn(async move {
-            let _guard = guard;
-            started_tx.send(()).unwrap();
-            std::future::pending::<()>().await
-        });
-        let id = handle.id();
-        rt.block_on(started_rx).unwrap();
+        let id = spawn_polled(&rt).id();
         drop(rt);
         check("dropped by the runtime's shutdown", id);
         log
