@@ -193,7 +193,7 @@ fn a_kill_on_drop_child_is_killed_and_reaped() {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        child.id()
+        child.id().expect("not reaped yet")
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     while !no_children() {
@@ -289,7 +289,7 @@ fn a_child_awaited_or_dropped_outside_the_runtime_that_spawned_it() {
                 )
             };
             drop(owner);
-            until_exited_unreaped(exited.id());
+            until_exited_unreaped(exited.id().expect("not reaped yet"));
             let status = spindle::block_on(exited.wait()).unwrap();
             assert_eq!(status.code(), Some(5), "pidfd {pidfd}");
             let error = spindle::block_on(running.wait()).unwrap_err();
@@ -300,7 +300,7 @@ fn a_child_awaited_or_dropped_outside_the_runtime_that_spawned_it() {
             );
             assert_eq!(running.try_wait().unwrap(), None);
             running.start_kill().unwrap();
-            until_exited_unreaped(running.id());
+            until_exited_unreaped(running.id().expect("not reaped yet"));
             let status = running.try_wait().unwrap().expect("it was killed");
             assert_eq!(
                 std::os::unix::process::ExitStatusExt::signal(&status),

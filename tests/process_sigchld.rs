@@ -99,7 +99,7 @@ fn a_child_that_ended_before_the_first_wait_is_still_seen() {
         spindle::block_on(async {
             let mut child = without_pidfd("true", &[]).spawn().unwrap();
             let deadline = Instant::now() + DEADLINE;
-            while proc_state(child.id()) != Some('Z') {
+            while proc_state(child.id().expect("not reaped yet")) != Some('Z') {
                 assert!(Instant::now() < deadline, "`true` never ended");
                 std::thread::yield_now();
             }
@@ -180,7 +180,7 @@ fn a_kill_on_drop_child_is_reaped_through_the_pipe() {
                 .spawn()
                 .unwrap();
             assert_eq!(child.__exit_watch(), "sigchld");
-            let pid = child.id() as libc::pid_t;
+            let pid = child.id().expect("not reaped yet") as libc::pid_t;
             drop(child);
             let start = Instant::now();
             // `kill(pid, 0)` fails with ESRCH only once the child is reaped (a zombie

@@ -410,9 +410,14 @@ impl fmt::Debug for Child {
 }
 
 impl Child {
-    /// The child's process id.
-    pub fn id(&self) -> u32 {
-        self.pid as u32
+    /// The child's process id, or `None` once the child has been reaped (its exit status
+    /// was returned by [`wait`](Child::wait) or [`try_wait`](Child::try_wait)): the pid may
+    /// then belong to another process. Same shape as tokio's `Child::id`.
+    pub fn id(&self) -> Option<u32> {
+        match self.status {
+            None => Some(self.pid as u32),
+            Some(_) => None,
+        }
     }
 
     /// Polls for the child's exit, reaping it when it has.

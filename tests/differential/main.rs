@@ -21,10 +21,10 @@ mod spindle_rt {
         runtime::Builder::new_current_thread().build().unwrap()
     }
 
-    /// A child's process id. spindle's `Child::id` is the pid itself; tokio's is an
-    /// `Option`, `None` once the child is reaped (see [`super::tokio_rt::pid`]).
+    /// A child's process id; the child must not have been reaped yet (`Child::id` is `None`
+    /// after that, as tokio's).
     pub fn pid(child: &process::Child) -> u32 {
-        child.id()
+        child.id().expect("the child has not been reaped")
     }
 }
 

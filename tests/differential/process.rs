@@ -68,6 +68,25 @@ on_both! {
     }
 }
 
+on_both! {
+    async fn id_until_reaped() -> (bool, bool, Option<i32>, Option<u32>) {
+        use rt::process::Command;
+        let mut child = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        let pid = child.id();
+        let is_ours = pid.is_some_and(|pid| child_state(pid) != ChildState::Gone);
+        let code = child.wait().await.unwrap().code();
+        (pid.is_some(), is_ours, code, child.id())
+    }
+}
+
+/// `Child::id` is the pid until the child is reaped, then `None` (the pid may be reused).
+#[test]
+fn a_childs_id_is_none_once_it_is_reaped() {
+    let on_spindle = within("spindle", id_until_reaped::spindle);
+    assert_eq!(on_spindle, within("tokio", id_until_reaped::tokio));
+    assert_eq!(on_spindle, (true, true, Some(3), None));
+}
+
 /// A child's stdout read line by line (`BufReader::lines`).
 #[test]
 fn a_childs_stdout_read_line_by_line() {
@@ -423,7 +442,7 @@ fn a_kill_on_drop_child_is_reaped_when_its_runtime_drops() {
                         .kill_on_drop(true)
                         .spawn()
                         .unwrap();
-                    let _ = pid_tx.send(child.id());
+                    let _ = pid_tx.send(child.id().expect("not reaped yet"));
                     let _ = child.wait().await; // never returns: dropped with the runtime
                 });
                 pid_rx.await.unwrap()

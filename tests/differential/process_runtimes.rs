@@ -108,8 +108,11 @@ fn a_child_awaited_outside_the_runtime_that_spawned_it() {
         ],
         "tokio (the oracle changed)"
     );
-    let spindle =
-        child_outside_its_runtime!(spindle, spindle::time::timeout, spindle::process::Child::id);
+    let spindle = child_outside_its_runtime!(
+        spindle,
+        spindle::time::timeout,
+        |child: &spindle::process::Child| child.id().expect("not reaped yet")
+    );
     assert_eq!(
         spindle,
         [
