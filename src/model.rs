@@ -36,6 +36,12 @@
 //! Real sockets, files and child processes have no model: their constructors return an
 //! `io::ErrorKind::Unsupported` error "not available under loom: use io::duplex".
 //!
+//! # What loom explores
+//! Your future's run, in every interleaving. The runtime's start (its build, and its workers'
+//! first search for work, which finds none) runs in one interleaving before your future
+//! starts, and so does the shutdown after it returns unless user code may still run in it
+//! (a task still alive, a blocking call): see [`Builder::explore_runtime`].
+//!
 //! # Bounds
 //! `LOOM_MAX_PREEMPTIONS`, `LOOM_MAX_BRANCHES` and the other `LOOM_*` variables apply as in
 //! `loom::model`; a bound set on the [`Builder`] overrides them. Two preemptions find most
@@ -156,6 +162,10 @@ impl Builder {
     /// still run in it (a task is still alive, or a blocking call may be running): those
     /// phases run no code of yours, and spindle's own models check them. `true` explores
     /// them like the rest, at many times the interleavings.
+    ///
+    /// A `loom::thread` your model spawns and does not join before the future returns is
+    /// explored only up to that point when the shutdown is not: join your threads inside
+    /// the future, or set this.
     pub fn explore_runtime(&mut self, explore: bool) -> &mut Builder {
         self.explore_runtime = explore;
         self
