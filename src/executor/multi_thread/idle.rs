@@ -14,10 +14,8 @@
 //!   could wait forever. (loom model `loom_spawn_racing_with_the_last_searcher_parking`)
 //! - A worker refused a search re-checks before sleeping too (`worker::park` explains why;
 //!   loom model `loom_local_spawn_racing_with_the_peer_parking_is_seen`).
-//! - A notifier and a worker going to sleep each fence between their write (the queued work;
-//!   the sleeper counted out) and their read (this word; the queues): see `worker_to_notify`.
 
-use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::Mutex;
 
 const SEARCHING_MASK: usize = (1 << 16) - 1;
@@ -49,16 +47,12 @@ impl Idle {
 
     /// Work was queued: the worker to wake, if one should be. The caller unparks it.
     pub(crate) fn worker_to_notify(&self) -> Option<usize> {
-        // The caller just queued work; a worker about to sleep updates this word and then
-        // re-checks the queues (`park`). Each side puts a `SeqCst` fence between its write and
-        // its read, and the two fences are totally ordered: whichever comes second sees the
-        // other side's write, so either that worker sees our work or we see it counted as a
-        // sleeper. Without the fence, the store-buffer race lets both miss (loom found it).
-        // A fence and a load, not a read-modify-write: every push of every worker comes
-        // here, and an RMW would pull the word's cache line over from the last core that
-        // touched it, while a load shares it until a worker actually parks or wakes.
-        fence(SeqCst);
-        if !self.should_wake_one(self.state.load(SeqCst)) {
+        // A read-modify-write, not a load: the caller just queued work with plain stores, and
+        // a worker about to sleep does an RMW on this word before it re-checks the queues.
+        // RMWs on one word are totally ordered, so either it sees our work or we see it
+        // counted as a sleeper (the store-buffer race a load would allow loses wake-ups;
+        // loom found it).
+        if !self.should_wake_one(self.state.fetch_add(0, SeqCst)) {
             return None;
         }
         let mut sleepers = self.sleepers.lock().unwrap();
@@ -101,9 +95,6 @@ impl Idle {
         let previous = self
             .state
             .fetch_sub(UNPARKED_ONE | usize::from(was_searching), SeqCst);
-        // The sleeper's half of `worker_to_notify`'s fence pair: the caller re-checks the
-        // queues after this.
-        fence(SeqCst);
         sleepers.push(worker);
         was_searching && searching(previous) == 1
     }

@@ -198,9 +198,8 @@ fn loom_remote_wake_racing_with_two_workers_parking() {
 /// going to sleep. The spawning task then stays in its poll until the child has run, so only
 /// the peer can run the child: either the spawner's notify sees the peer asleep and wakes it,
 /// or the peer's last look before sleeping sees the child. This is the fence pair of
-/// `idle.rs`; without either fence (`Idle::worker_to_notify`'s or `Idle::park`'s) both sides
-/// can miss and the model spins forever (mutants `multi_thread_notify_is_a_load`,
-/// `multi_thread_park_without_a_fence`).
+/// `idle.rs`; without the fence in `Idle::park` both sides can miss and the model spins
+/// forever (mutation-checked).
 #[test]
 fn loom_local_spawn_racing_with_the_peer_parking_is_seen() {
     bounded(2).check(|| spawn_children_then_wait_in_the_poll_for_the_last(1));

@@ -315,6 +315,8 @@ fn steal_work(shared: &Shared, index: usize) -> Option<Found> {
     })
 }
 
+/// `steal_work`'s search: every peer's queue and LIFO slot from a random start, then the
+/// injection queue (nothing if this worker was refused a search).
 fn steal(shared: &Shared, index: usize) -> Option<Task> {
     let (may_search, start) = with_core(|core| {
         if !core.is_searching {
