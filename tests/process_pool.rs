@@ -12,6 +12,10 @@ use spindle::process::{Builder, ExitReason, Jobs, ProcessError, ProcessPool};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_spindle-worker-demo");
 
+#[path = "common/panic_message.rs"]
+mod panic_message;
+use panic_message::panic_message;
+
 #[path = "common/children.rs"]
 mod children;
 
@@ -597,11 +601,7 @@ fn waiting_on_a_job_already_awaited_to_completion_panics_clearly() {
         assert!(job.is_finished());
         let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.wait()));
         let payload = panic.expect_err("wait on an awaited job must panic");
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or_default();
+        let message = panic_message(&*payload);
         assert!(
             message.contains("ProcessJob") && message.contains("already returned its result"),
             "unclear panic: {message:?}"

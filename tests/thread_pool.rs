@@ -10,6 +10,10 @@ use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "common/panic_message.rs"]
+mod panic_message;
+use panic_message::panic_message;
+
 use spindle::thread_pool::{as_completed, JobErrorKind, ThreadPool, TrySubmitError};
 
 /// How long any wait may take before the test calls it a bug.
@@ -857,11 +861,7 @@ fn waiting_on_a_handle_already_awaited_to_completion_panics_at_the_call() {
     let line = line!() + 1;
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.wait()));
     let payload = panic.expect_err("wait on an awaited handle must panic");
-    let message = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or_default();
+    let message = panic_message(&*payload);
     assert!(
         message.contains("JobHandle") && message.contains("already returned its result"),
         "unclear panic: {message:?}"

@@ -128,14 +128,9 @@ fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static)
     }
 }
 
-/// The text of a caught panic (`panic!` with a literal or with a format string).
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
-        .unwrap_or_default()
-}
+#[path = "../common/panic_message.rs"]
+mod panic_message;
+use panic_message::panic_message;
 
 /// A waker that does nothing when woken: for polling a future by hand, and (through a `Weak`
 /// of its `Arc`) for watching whether anything still holds the waker.
