@@ -138,6 +138,20 @@ fn lines(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// `sh -c $script` with stdin, stdout and stderr piped, spawned with the `rt` in scope (an
+/// `on_both!` body's).
+macro_rules! sh_all_piped {
+    ($script:expr) => {
+        rt::process::Command::new("sh")
+            .args(["-c", $script])
+            .stdin(rt::process::Stdio::piped())
+            .stdout(rt::process::Stdio::piped())
+            .stderr(rt::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+}
+
 /// What [`cat_with_stderr_apart`] writes to the child.
 const CAT_INPUT: &[u8] = b"hello\nworld\n";
 
@@ -145,14 +159,7 @@ on_both! {
     /// Returns the child's stdout, stderr and exit code.
     async fn cat_with_stderr_apart() -> (Vec<u8>, Vec<u8>, Option<i32>) {
         use rt::io::{AsyncReadExt, AsyncWriteExt};
-        use rt::process::{Command, Stdio};
-        let mut child = Command::new("sh")
-            .args(["-c", "cat; echo done >&2; exit 4"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = sh_all_piped!("cat; echo done >&2; exit 4");
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(CAT_INPUT).await.unwrap();
         drop(stdin);
@@ -191,14 +198,7 @@ on_both! {
     /// Returns what `wait_with_output` collected: stdout, stderr, exit code.
     async fn output_after_writing_stdin() -> (Vec<u8>, Vec<u8>, Option<i32>) {
         use rt::io::AsyncWriteExt;
-        use rt::process::{Command, Stdio};
-        let mut child = Command::new("sh")
-            .args(["-c", "tr a-z A-Z; echo e >&2"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = sh_all_piped!("tr a-z A-Z; echo e >&2");
         child
             .stdin
             .as_mut()
