@@ -167,6 +167,10 @@ impl CurrentThread {
         signal.woken.store(true, SeqCst);
 
         let _core_guard = CoreGuard::install(shared.clone(), core);
+        // Under loom the core's holder counts for the model clock while it holds the core.
+        #[cfg(loom)]
+        let _awake = (shared.lifecycle.resources().driver.as_ref())
+            .map(crate::reactor::model_clock::AwakeWhileAlive::new);
         // Polls (of the future and of tasks) since the driver last looked for events. The
         // future's polls count too: a future that keeps waking itself (a `yield_now` loop
         // waiting for a timer or a socket) keeps this thread from sleeping, so without them

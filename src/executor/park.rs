@@ -62,6 +62,10 @@ struct ParkerInner {
     state: AtomicUsize,
     lock: Mutex<()>,
     condvar: Condvar,
+    /// Under loom: the model clock that counts this parker's thread asleep while it is
+    /// `PARKED` (a runtime thread's parker), or `None`.
+    #[cfg(loom)]
+    counted: Option<std::sync::Arc<crate::reactor::model_clock::ModelClock>>,
 }
 
 impl ThreadParker {
@@ -71,6 +75,8 @@ impl ThreadParker {
                 state: AtomicUsize::new(EMPTY),
                 lock: Mutex::new(()),
                 condvar: Condvar::new(),
+                #[cfg(loom)]
+                counted: None,
             }),
         }
     }
@@ -78,11 +84,38 @@ impl ThreadParker {
 
 #[cfg(loom)]
 impl ThreadParker {
-    /// Whether an unpark is waiting for the next park (the model clock must not move then:
-    /// the parking thread has work).
-    pub(crate) fn has_token(&self) -> bool {
-        self.inner.state.load(SeqCst) == NOTIFIED
+    /// Under loom: the parker of a runtime thread, which the model clock of `clock` counts
+    /// asleep while it is parked (see `reactor/model_clock.rs`). Park it with
+    /// [`park_on_model_clock`](Self::park_on_model_clock).
+    pub(crate) fn on_model_clock(clock: &crate::reactor::Handle) -> ThreadParker {
+        ThreadParker {
+            inner: std::sync::Arc::new(ParkerInner {
+                state: AtomicUsize::new(EMPTY),
+                lock: Mutex::new(()),
+                condvar: Condvar::new(),
+                counted: Some(clock.model_clock_counters()),
+            }),
+        }
     }
+
+    /// Parks until unparked; if this thread is the runtime's last awake one and a timer
+    /// waits, advances the model clock instead of sleeping and leaves the due timers' wakers
+    /// in `woken`, for the caller to wake once it holds no lock.
+    pub(crate) fn park_on_model_clock(
+        &self,
+        clock: &crate::reactor::Handle,
+        woken: &mut Vec<std::task::Waker>,
+    ) {
+        debug_assert!(self.inner.counted.is_some(), "not a model-clock parker");
+        self.inner.park(None, Some(ModelSleep { clock, woken }));
+    }
+}
+
+/// Under loom: the model clock a park counts for, and where an advance leaves its wakers.
+#[cfg(loom)]
+struct ModelSleep<'a> {
+    clock: &'a crate::reactor::Handle,
+    woken: &'a mut Vec<std::task::Waker>,
 }
 
 impl Default for ThreadParker {
@@ -99,7 +132,11 @@ impl fmt::Debug for ThreadParker {
 
 impl Park for ThreadParker {
     fn park(&mut self, timeout: Option<Duration>) {
-        self.inner.park(timeout)
+        self.inner.park(
+            timeout,
+            #[cfg(loom)]
+            None,
+        )
     }
 
     fn unparker(&self) -> UnparkHandle {
@@ -108,7 +145,7 @@ impl Park for ThreadParker {
 }
 
 impl ParkerInner {
-    fn park(&self, timeout: Option<Duration>) {
+    fn park(&self, timeout: Option<Duration>, #[cfg(loom)] model: Option<ModelSleep<'_>>) {
         // A waiting token: take it and return without locking.
         if self
             .state
@@ -130,6 +167,21 @@ impl ParkerInner {
             }
             Err(other) => unreachable!("a parker has one owner; state {other}"),
         }
+        // Committed: a model-clock parker now counts as asleep, in this very step.
+        #[cfg(loom)]
+        if let (None, Some(counted)) = (&model, &self.counted) {
+            counted.fell_asleep();
+        }
+        #[cfg(loom)]
+        if let Some(ModelSleep { clock, woken }) = model {
+            if let Some(advance) = clock.model_after_commit(&self.state, EMPTY, PARKED) {
+                drop(guard);
+                if advance {
+                    clock.advance_model_clock(woken);
+                }
+                return;
+            }
+        }
         match timeout {
             None => loop {
                 guard = self.condvar.wait(guard).unwrap();
@@ -145,15 +197,31 @@ impl ParkerInner {
                 let (_guard, _) = self.condvar.wait_timeout(guard, timeout).unwrap();
                 // Timed out or unparked: either way the state goes back to EMPTY, taking any
                 // token that arrived.
-                self.state.swap(EMPTY, SeqCst);
+                let _previous = self.state.swap(EMPTY, SeqCst);
+                #[cfg(loom)]
+                self.model_left_parked(_previous);
             }
+        }
+    }
+}
+
+#[cfg(loom)]
+impl ParkerInner {
+    /// Under loom: the state was just moved from `previous`; out of `PARKED` means the model
+    /// clock counts this parker's thread awake again.
+    fn model_left_parked(&self, previous: usize) {
+        if let (PARKED, Some(clock)) = (previous, &self.counted) {
+            clock.woke();
         }
     }
 }
 
 impl Unpark for ParkerInner {
     fn unpark(&self) {
-        match self.state.swap(NOTIFIED, SeqCst) {
+        let previous = self.state.swap(NOTIFIED, SeqCst);
+        #[cfg(loom)]
+        self.model_left_parked(previous);
+        match previous {
             EMPTY | NOTIFIED => {} // the token waits for the next park
             PARKED => {
                 // Taking the lock orders this notify after the parker's wait began: the

@@ -584,6 +584,12 @@ impl Handle {
         // blocking thread freed before the runtime acts would otherwise still start the call.
         // Set before the `JoinHandle` exists, so no abort can precede it.
         let waiter: Arc<OnceLock<AbortHandle>> = Arc::new(OnceLock::new());
+        // Under loom the call holds the model clock from here until its awaiting task ends,
+        // so a timeout around it waits for its result (`reactor/model_clock.rs`).
+        #[cfg(loom)]
+        let in_flight = self
+            .driver()
+            .map(crate::reactor::model_clock::AwakeWhileAlive::new);
         let job = blocking.spawn_blocking({
             let waiter = waiter.clone();
             let runtime = self.clone();
@@ -600,6 +606,8 @@ impl Handle {
         // A task that waits for the job: the joiner awaits a `JoinHandle` like any other, and
         // no thread blocks on its behalf (the job's completion wakes this task).
         let handle = self.spawn(async move {
+            #[cfg(loom)]
+            let _in_flight = in_flight;
             match job.await {
                 Ok(Some(output)) => output,
                 // Skipped because this task was aborted: it is being dropped.

@@ -46,6 +46,8 @@
 //!   waiting task is woken; its I/O then fails with the error `SHUTDOWN_MESSAGE` ("the runtime owning this resource has shut down") instead of
 //!   hanging, and its timers panic with that text (`tests/differential/io.rs`).
 
+#[cfg(loom)]
+pub(crate) mod model_clock;
 pub(crate) mod registration;
 pub(crate) mod scheduled_io;
 pub(crate) mod slab;
@@ -76,12 +78,6 @@ pub(crate) const SHUTDOWN_MESSAGE: &str = "the runtime owning this resource has 
 /// are the way to model I/O (see `spindle::model`).
 #[cfg_attr(not(loom), allow(dead_code))]
 pub(crate) const LOOM_UNSUPPORTED: &str = "not available under loom: use io::duplex";
-
-/// What timers panic with in a multi-thread runtime under loom.
-#[cfg(loom)]
-pub(crate) const LOOM_MULTI_THREAD_TIMERS: &str =
-    "timers under loom run on the model clock of a current-thread runtime only \
-     (spindle::model::check or Builder::new_current_thread); a multi-thread runtime has none yet";
 
 /// `Err(Unsupported, "not available under loom: use io::duplex")` under `--cfg loom`, `Ok`
 /// otherwise. Called by every constructor of real I/O before it touches the OS, and by
@@ -127,15 +123,11 @@ pub(crate) struct Inner {
     unpark: std::sync::Arc<DriverUnpark>,
     /// Tick 0 of the timer wheel.
     start: Instant,
-    /// Under loom: whether a timer was ever filed. A plain std atomic, invisible to loom on
-    /// purpose: models without timers then pay no loom operation for the model clock. loom
-    /// runs a model's threads one at a time, so it reads the same in every replay.
+    /// Under loom: the model clock's counters (`model_clock.rs`). Plain std atomics,
+    /// invisible to loom on purpose: exact under loom's one-thread-at-a-time execution, and
+    /// models without timers pay no loom operation for the clock.
     #[cfg(loom)]
-    pub(crate) timers_used: std::sync::atomic::AtomicBool,
-    /// Under loom: whether this runtime has a model clock (current-thread runtimes do; a
-    /// multi-thread runtime's timers are refused, see [`ModelDriver`]).
-    #[cfg(loom)]
-    pub(crate) model_clock: std::sync::atomic::AtomicBool,
+    model_clock: std::sync::Arc<model_clock::ModelClock>,
 }
 
 pub(crate) struct Sources {
@@ -156,6 +148,12 @@ pub(crate) struct Timers {
     #[cfg(loom)]
     model_now: u64,
 }
+
+/// The timers' lock (under loom a wrapper that also feeds the model clock).
+#[cfg(not(loom))]
+pub(crate) type TimersGuard<'a> = MutexGuard<'a, Timers>;
+#[cfg(loom)]
+pub(crate) use model_clock::TimersGuard;
 
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
@@ -202,9 +200,7 @@ impl Driver {
             }),
             start: Instant::now(),
             #[cfg(loom)]
-            timers_used: std::sync::atomic::AtomicBool::new(false),
-            #[cfg(loom)]
-            model_clock: std::sync::atomic::AtomicBool::new(false),
+            model_clock: Default::default(),
         };
         Ok(Driver {
             poll,
@@ -358,34 +354,33 @@ impl Driver {
 
 /// The parker of a runtime under loom: loom cannot see a thread blocked in `epoll_wait`, so
 /// the scheduler sleeps on a [`ThreadParker`](crate::executor::park::ThreadParker), and the
-/// reactor is kept only for its timer wheel, which runs on the model clock. Its sockets are
-/// never registered: every I/O constructor refuses under loom ([`refuse_under_loom`]).
+/// reactor is kept only for its timer wheel, which runs on the model clock
+/// (`model_clock.rs`). Its sockets are never registered: every I/O constructor refuses under
+/// loom ([`refuse_under_loom`]).
 #[cfg(loom)]
 pub(crate) struct ModelDriver {
     parker: crate::executor::park::ThreadParker,
     reactor: Driver,
-    /// Current-thread: the thread parking here is the only one that runs tasks, so finding
-    /// no token means the runtime is idle, and the park itself advances the model clock.
-    /// Multi-thread: not implemented (deciding that every worker and every `block_on` thread
-    /// is idle needs the check and the sleep to be one step for each of them; a first try
-    /// that checked before sleeping let the last two sleepers both miss each other), so its
-    /// timers panic with a clear message rather than deadlock.
-    advance_in_park: bool,
+    /// Current-thread: the thread parking here is the runtime's thread, so this park counts
+    /// it asleep for the model clock. Multi-thread: a worker parks here through its
+    /// `WorkerParker`, which has counted it already.
+    counts_sleep: bool,
 }
 
 #[cfg(loom)]
 impl ModelDriver {
-    pub(crate) fn new(advance_in_park: bool) -> io::Result<ModelDriver> {
+    pub(crate) fn new(counts_sleep: bool) -> io::Result<ModelDriver> {
+        use crate::executor::park::ThreadParker;
         let reactor = Driver::new()?;
-        reactor
-            .handle
-            .inner
-            .model_clock
-            .store(advance_in_park, std::sync::atomic::Ordering::Relaxed);
+        let parker = if counts_sleep {
+            ThreadParker::on_model_clock(&reactor.handle)
+        } else {
+            ThreadParker::new()
+        };
         Ok(ModelDriver {
-            parker: crate::executor::park::ThreadParker::new(),
+            parker,
             reactor,
-            advance_in_park,
+            counts_sleep,
         })
     }
 
@@ -397,21 +392,17 @@ impl ModelDriver {
 #[cfg(loom)]
 impl Park for ModelDriver {
     fn park(&mut self, timeout: Option<Duration>) {
-        // The std flag first: a model that never filed a timer spends no loom operation here.
-        if timeout.is_none()
-            && self.advance_in_park
-            && self
-                .reactor
-                .handle
-                .inner
-                .timers_used
-                .load(std::sync::atomic::Ordering::Relaxed)
-            && !self.parker.has_token()
-            && self.reactor.handle.advance_model_clock()
-        {
-            return; // time moved and woke a task: a (permitted) early return
+        if self.counts_sleep && timeout.is_none() {
+            let clock = &self.reactor.handle;
+            self.parker
+                .park_on_model_clock(clock, &mut self.reactor.wakers);
+        } else {
+            self.parker.park(timeout);
         }
-        self.parker.park(timeout);
+    }
+
+    fn take_woken(&mut self, woken: &mut Vec<Waker>) {
+        woken.append(&mut self.reactor.wakers);
     }
 
     fn unparker(&self) -> UnparkHandle {
@@ -478,15 +469,6 @@ impl Handle {
     #[track_caller]
     pub(crate) fn current_or_panic(what: &str) -> Handle {
         match Handle::current_driver() {
-            #[cfg(loom)]
-            Ok(handle)
-                if !handle
-                    .inner
-                    .model_clock
-                    .load(std::sync::atomic::Ordering::Relaxed) =>
-            {
-                panic!("{what}: {LOOM_MULTI_THREAD_TIMERS}")
-            }
             Ok(handle) => handle,
             Err(error) => panic!("{what}: {error}"),
         }
@@ -500,8 +482,14 @@ impl Handle {
         self.inner.sources.lock().unwrap()
     }
 
-    pub(crate) fn timers(&self) -> MutexGuard<'_, Timers> {
-        self.inner.timers.lock().unwrap()
+    pub(crate) fn timers(&self) -> TimersGuard<'_> {
+        let guard = self.inner.timers.lock().unwrap();
+        #[cfg(loom)]
+        let guard = model_clock::TimersGuard {
+            guard,
+            clock: &self.inner.model_clock,
+        };
+        guard
     }
 
     /// The wheel tick of `deadline`, rounded up so that a timer never fires early.
@@ -527,44 +515,8 @@ impl Handle {
         }
     }
 
-    /// Under loom: if a timer is pending, moves the model clock to the earliest deadline and
-    /// fires the timers due then (waking their tasks after the lock); returns whether it did.
-    /// The runtime calls it at a park point, when it has found every runtime thread idle:
-    /// that is the only way the model clock moves. See DESIGN.md, "Loom", "Virtual time".
-    #[cfg(loom)]
-    pub(crate) fn advance_model_clock(&self) -> bool {
-        if !self
-            .inner
-            .timers_used
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            return false; // no timer was ever filed: no loom operation at all
-        }
-        let mut wakers = Vec::new();
-        {
-            let mut timers = self.timers();
-            if timers.closed {
-                return false;
-            }
-            let Some(next) = timers.wheel.next_expiration() else {
-                return false;
-            };
-            timers.model_now = timers.model_now.max(next);
-            let now = timers.model_now;
-            timers.wheel.advance(now, &mut wakers);
-        }
-        for waker in wakers {
-            waker.wake();
-        }
-        true
-    }
-
     /// Wakes the driver if it is blocked past `tick` (a timer inserted from another thread).
     pub(crate) fn timer_inserted(&self, timers: &mut Timers, tick: u64) {
-        #[cfg(loom)]
-        self.inner
-            .timers_used
-            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(parked_until) = timers.parked_until {
             if tick < parked_until {
                 timers.parked_until = Some(tick);

@@ -345,6 +345,17 @@ impl TimerWheel {
         best
     }
 
+    /// Under loom: the earliest deadline of a waiting timer. A scan of every node, fine for
+    /// a model's handful of timers; the model clock jumps straight to it, through all the
+    /// cascades in between, in one advance.
+    #[cfg(loom)]
+    pub(crate) fn earliest_deadline(&self) -> Option<u64> {
+        (self.nodes.iter())
+            .filter(|node| matches!(node.state, NodeState::Waiting { .. }))
+            .map(|node| node.deadline)
+            .min()
+    }
+
     /// The tick at which the wheel next has work (a slot to fire or cascade), if any.
     pub(crate) fn next_expiration(&self) -> Option<u64> {
         self.next_slot().map(|(start, _, _)| start)

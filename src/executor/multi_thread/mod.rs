@@ -122,9 +122,14 @@ impl MultiThread {
             remotes.push(CachePadded::new(Remote {
                 steal,
                 lifo: LifoSlot::new(),
-                parker: WorkerParker::new(),
+                parker: WorkerParker::new(resources.driver.as_ref()),
             }));
             locals.push(local);
+        }
+        // Under loom every worker starts out awake for the model clock.
+        #[cfg(loom)]
+        if let Some(clock) = &resources.driver {
+            clock.model_awake_add(workers);
         }
         let shared = Arc::new(Shared {
             remotes: remotes.into_boxed_slice(),
@@ -162,6 +167,14 @@ impl MultiThread {
     pub(crate) fn block_on<F: Future>(&self, handle: &Handle, future: F) -> F::Output {
         let _driving = context::start_driving();
         let _entered = context::enter(handle.clone());
+        // Under loom this thread counts for the model clock while it is in here.
+        #[cfg(loom)]
+        let clock = handle.driver();
+        #[cfg(loom)]
+        let _in_block_on = clock.map(crate::reactor::model_clock::InBlockOn::enter);
+        #[cfg(loom)]
+        let mut parker = clock.map_or_else(ThreadParker::new, ThreadParker::on_model_clock);
+        #[cfg(not(loom))]
         let mut parker = ThreadParker::new();
         let waker = Waker::from(std::sync::Arc::new(UnparkWaker(parker.unparker())));
         let mut cx = Context::from_waker(&waker);
@@ -173,6 +186,13 @@ impl MultiThread {
                 crate::task::coop::with_budget(|| future.as_mut().poll(&mut cx))
             {
                 return output;
+            }
+            #[cfg(loom)]
+            if let Some(clock) = clock {
+                let mut woken = Vec::new();
+                parker.park_on_model_clock(clock, &mut woken);
+                woken.into_iter().for_each(Waker::wake);
+                continue;
             }
             parker.park(None);
         }

@@ -29,14 +29,51 @@ pub(crate) struct WorkerParker {
     state: AtomicUsize,
     lock: Mutex<()>,
     condvar: Condvar,
+    /// Under loom: the runtime's reactor, whose model clock counts this worker asleep while
+    /// it is parked (`reactor/model_clock.rs`); `None` for a scheduler built without one.
+    #[cfg(loom)]
+    clock: Option<crate::reactor::Handle>,
 }
 
 impl WorkerParker {
-    pub(crate) fn new() -> WorkerParker {
+    pub(crate) fn new(
+        #[cfg_attr(not(loom), allow(unused_variables))] clock: Option<&crate::reactor::Handle>,
+    ) -> WorkerParker {
         WorkerParker {
             state: AtomicUsize::new(EMPTY),
             lock: Mutex::new(()),
             condvar: Condvar::new(),
+            #[cfg(loom)]
+            clock: clock.cloned(),
+        }
+    }
+
+    /// Under loom, right after the compare-exchange to `parked`: `Some(advance)` if the park
+    /// must return instead of blocking (see `Handle::model_after_commit`). `None` otherwise,
+    /// and always outside loom.
+    fn model_after_commit(&self, _parked: usize) -> Option<bool> {
+        #[cfg(loom)]
+        if let Some(clock) = &self.clock {
+            return clock.model_after_commit(&self.state, EMPTY, _parked);
+        }
+        None
+    }
+
+    /// Under loom: the state was just moved from `previous`; out of a parked state means the
+    /// model clock counts this worker awake again.
+    fn model_left_parked(&self, _previous: usize) {
+        #[cfg(loom)]
+        if let (PARKED_CONDVAR | PARKED_DRIVER, Some(clock)) = (_previous, &self.clock) {
+            clock.model_clock().woke();
+        }
+    }
+
+    /// Under loom, after [`model_after_commit`](Self::model_after_commit) chose this worker to
+    /// move the clock (its locks released).
+    fn model_advance(&self) {
+        #[cfg(loom)]
+        if let Some(clock) = &self.clock {
+            clock.advance_and_wake();
         }
     }
 
@@ -59,9 +96,17 @@ impl WorkerParker {
                 self.state.swap(EMPTY, SeqCst); // a token arrived: take it
                 return false;
             }
+            if let Some(advance) = self.model_after_commit(PARKED_DRIVER) {
+                drop(guard);
+                if advance {
+                    self.model_advance();
+                }
+                return false;
+            }
             guard.park(None);
             // Woken by our unpark, a timer or I/O: either way, back to EMPTY.
-            self.state.swap(EMPTY, SeqCst);
+            let previous = self.state.swap(EMPTY, SeqCst);
+            self.model_left_parked(previous);
             return true;
         }
         let mut guard = self.lock.lock().unwrap();
@@ -71,6 +116,13 @@ impl WorkerParker {
             .is_err()
         {
             self.state.swap(EMPTY, SeqCst);
+            return false;
+        }
+        if let Some(advance) = self.model_after_commit(PARKED_CONDVAR) {
+            drop(guard);
+            if advance {
+                self.model_advance();
+            }
             return false;
         }
         loop {
@@ -87,7 +139,9 @@ impl WorkerParker {
 
     /// Wakes the worker; `driver` is the runtime's (the one `park` was given).
     pub(crate) fn unpark(&self, driver: &SharedDriver) {
-        match self.state.swap(NOTIFIED, SeqCst) {
+        let previous = self.state.swap(NOTIFIED, SeqCst);
+        self.model_left_parked(previous);
+        match previous {
             EMPTY | NOTIFIED => {}
             PARKED_CONDVAR => {
                 // Taking the lock orders the notify after the parker's `wait` began.

@@ -36,22 +36,43 @@ fn timers_on_the_model_clock_are_instant_and_exact() {
     });
 }
 
-/// A multi-thread runtime has no model clock yet: its timers refuse with a clear panic
-/// instead of deadlocking the model.
+/// Two workers: the clock moves only when both workers and the `block_on` thread are idle.
+/// A task that is ready but not yet run holds the clock, so a timeout around work that
+/// needs no time never fires, in any interleaving; a sleeping task wakes at its deadline.
 #[test]
-fn multi_thread_timers_refuse_clearly() {
-    common::assert_model_fails(
-        "multi_thread_timers_refuse_clearly",
-        "model clock of a current-thread runtime",
-        || {
-            spindle::model::Builder::new_multi_thread()
-                .worker_threads(2)
-                .preemption_bound(0)
-                .check(|| async {
-                    sleep(Duration::from_millis(10)).await;
+fn multi_thread_timers_run_on_the_model_clock() {
+    common::assert_model_passes("virtual_time multi-thread", || {
+        spindle::model::Builder::new_multi_thread()
+            .worker_threads(2)
+            .preemption_bound(1)
+            .check(|| async {
+                let (tx, rx) = spindle::sync::oneshot::channel();
+                let sleeper = spindle::spawn(sleep(Duration::from_secs(3600)));
+                spindle::spawn(async move {
+                    spindle::task::yield_now().await;
+                    let _ = tx.send(7);
                 });
-        },
-    );
+                // The sender is ready from the start: no deadline may pass before it runs.
+                assert_eq!(timeout(Duration::from_millis(1), rx).await, Ok(Ok(7)));
+                // The hour-long sleep on the worker ends at its deadline: not before half an
+                // hour, within two.
+                let mut sleeper = std::pin::pin!(sleeper);
+                assert!(timeout(Duration::from_secs(1800), sleeper.as_mut()).await.is_err());
+                assert!(timeout(Duration::from_secs(7200), sleeper).await.is_ok());
+            })
+    });
+}
+
+/// A `spawn_blocking` call holds the clock until its result is in, as tokio's paused clock
+/// does: the timeout around it never fires.
+#[test]
+fn a_blocking_call_holds_the_model_clock() {
+    common::assert_model_passes("virtual_time spawn_blocking", || {
+        spindle::model::check(|| async {
+            let call = spindle::spawn_blocking(|| 5);
+            assert_eq!(timeout(Duration::from_millis(1), call).await.unwrap().unwrap(), 5);
+        })
+    });
 }
 
 /// Real sockets and processes refuse under loom with `Unsupported` and a message that says
