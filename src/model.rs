@@ -244,6 +244,12 @@ impl Builder {
                     }
                     Err(payload) => {
                         std::mem::forget(runtime);
+                        // Before loom's own report: how far the search got, a figure that
+                        // depends only on the model and the runtime, never on the machine.
+                        eprintln!(
+                            "spindle::model: interleaving {} failed",
+                            counter.load(Ordering::Relaxed)
+                        );
                         std::panic::resume_unwind(payload);
                     }
                 }

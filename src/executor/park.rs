@@ -28,7 +28,7 @@ pub(crate) trait Park: Send + 'static {
     /// `woken`, unwoken. The runtime wakes them once it has let go of the driver: a wake, or
     /// a waker's drop, is user code, and may even drop this runtime, whose shutdown takes
     /// the driver (see `executor/lifecycle.rs`, `SharedDriver`). A plain parker collects
-    /// nothing; the loom `ModelDriver` wakes its model-clock timers itself.
+    /// nothing; the loom `ModelDriver` hands back the timers its model clock fired.
     fn take_woken(&mut self, _woken: &mut Vec<std::task::Waker>) {}
 
     /// A handle that wakes this parker from any thread.

@@ -2,9 +2,9 @@
 # Builds and runs the user crate's loom models (issue 15): a crate outside spindle that
 # model-checks its own async code with spindle under `--cfg loom`. Each buggy model must
 # fail (asserted by the tests themselves: they run it in a child process and check loom's
-# report) and each fixed one must pass; the two-worker lost update is found within a loose
-# time limit (tests/lost_update.rs). About a minute from a warm target dir on 2 cores, most
-# of it the build.
+# report) and each fixed one must pass; the two-worker lost update is found, and its fixed
+# version passes, within a bound on the interleavings (tests/lost_update.rs). About a minute
+# from a warm target dir on 2 cores, most of it the build.
 #
 #   tests/user-crate/run.sh                        # the CI models
 #   SPINDLE_SLOW_MODELS=1 tests/user-crate/run.sh  # also the fixed two-worker models at the

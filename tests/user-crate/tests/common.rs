@@ -8,7 +8,7 @@
 //! report.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const CHILD: &str = "SPINDLE_USER_CRATE_MODEL";
 
@@ -19,12 +19,14 @@ pub fn assert_model_fails(test: &str, expected: &str, model: impl FnOnce()) {
     assert_model_fails_within(test, expected, None, model);
 }
 
-/// [`assert_model_fails`], and the failing interleaving must be found within `limit` (a
-/// loose bound: CI machines vary; the measured figures are in spindle's README).
+/// [`assert_model_fails`], and the failing interleaving must be found within `limit`
+/// interleavings (`spindle::model` prints the number of the one that failed): a count that
+/// depends only on the model and the runtime, not on the machine, so a runtime whose own
+/// machinery creeps back into users' models fails here deterministically.
 pub fn assert_model_fails_within(
     test: &str,
     expected: &str,
-    limit: Option<Duration>,
+    limit: Option<usize>,
     model: impl FnOnce(),
 ) {
     if std::env::var(CHILD).as_deref() == Ok(test) {
@@ -60,14 +62,23 @@ pub fn assert_model_fails_within(
         !stderr.contains("passed every interleaving"),
         "{test}: the buggy version passed every interleaving"
     );
+    let failed_at = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("spindle::model: interleaving "))
+        .and_then(|rest| rest.strip_suffix(" failed"))
+        .and_then(|number| number.parse::<usize>().ok());
     eprintln!(
-        "{test}: bug found ({expected:?}) in {:.2} s",
+        "{test}: bug found ({expected:?}) in interleaving {} after {:.2} s",
+        failed_at.map_or_else(|| "?".to_string(), |n| n.to_string()),
         elapsed.as_secs_f64()
     );
     if let Some(limit) = limit {
+        let failed_at = failed_at.unwrap_or_else(|| {
+            panic!("{test}: spindle::model did not say which interleaving failed:\n{stderr}")
+        });
         assert!(
-            elapsed <= limit,
-            "{test}: finding the bug took {elapsed:?}, over the {limit:?} limit"
+            failed_at <= limit,
+            "{test}: the bug was found in interleaving {failed_at}, over the limit of {limit}"
         );
     }
 }
@@ -78,10 +89,11 @@ pub fn assert_model_passes(name: &str, check: impl FnOnce() -> spindle::model::R
     assert_model_passes_within(name, None, check);
 }
 
-/// [`assert_model_passes`], within `limit` (loose, as in [`assert_model_fails_within`]).
+/// [`assert_model_passes`], in at most `limit` interleavings (a deterministic bound, as in
+/// [`assert_model_fails_within`]).
 pub fn assert_model_passes_within(
     name: &str,
-    limit: Option<Duration>,
+    limit: Option<usize>,
     check: impl FnOnce() -> spindle::model::Report,
 ) {
     if std::env::var(CHILD).is_ok() {
@@ -97,8 +109,9 @@ pub fn assert_model_passes_within(
     );
     if let Some(limit) = limit {
         assert!(
-            elapsed <= limit,
-            "{name}: took {elapsed:?}, over the {limit:?} limit"
+            report.iterations <= limit,
+            "{name}: {} interleavings, over the limit of {limit}",
+            report.iterations
         );
     }
 }
