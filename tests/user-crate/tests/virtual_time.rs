@@ -57,7 +57,9 @@ fn multi_thread_timers_run_on_the_model_clock() {
                 // The hour-long sleep on the worker ends at its deadline: not before half an
                 // hour, within two.
                 let mut sleeper = std::pin::pin!(sleeper);
-                assert!(timeout(Duration::from_secs(1800), sleeper.as_mut()).await.is_err());
+                assert!(timeout(Duration::from_secs(1800), sleeper.as_mut())
+                    .await
+                    .is_err());
                 assert!(timeout(Duration::from_secs(7200), sleeper).await.is_ok());
             })
     });
@@ -70,7 +72,13 @@ fn a_blocking_call_holds_the_model_clock() {
     common::assert_model_passes("virtual_time spawn_blocking", || {
         spindle::model::check(|| async {
             let call = spindle::spawn_blocking(|| 5);
-            assert_eq!(timeout(Duration::from_millis(1), call).await.unwrap().unwrap(), 5);
+            assert_eq!(
+                timeout(Duration::from_millis(1), call)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                5
+            );
         })
     });
 }
