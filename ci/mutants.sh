@@ -17,6 +17,12 @@
 # without its leading and trailing whitespace, that must occur exactly once in the region),
 # one or more `to:` lines (they replace it, under its indentation), `models:` (loom test
 # names, tried in order), `area:`. Lines starting with `#` are comments.
+#
+# The run works on the tree as it was when it started: it first copies the tree's files
+# (tracked and untracked, not ignored) to target/mutants-src.pristine, then builds in the
+# scratch copy target/mutants-src, reads the mutants from the pristine copy and restores each
+# mutated file from it. Edits made to the tree while it runs (this script included: bash has
+# read all of it before the run starts) reach the next run only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -42,22 +48,31 @@ indent_of() {
   printf '%s' "${s%%[![:space:]]*}"
 }
 
-# --- the scratch copy: the tree's files (tracked and untracked, not ignored), copied only
-# when they differ, so cargo rebuilds incrementally. `cp` (not `cp -p`) gives every copied
-# file a fresh mtime, so a restored file is never older than the mutant build it replaces.
-sync_tree() {
-  mkdir -p "$SRC"
-  local listed=$SRC.files
-  git -C "$ROOT" ls-files --cached --others --exclude-standard |
-    while IFS= read -r f; do [[ -f "$ROOT/$f" ]] && printf '%s\n' "$f"; done | sort >"$listed"
+# --- the copies. mirror FROM TO: makes TO hold exactly the files listed in $SRC.files, as
+# they are in FROM, copying only those that differ, so cargo rebuilds incrementally. `cp`
+# (not `cp -p`) gives every copied file a fresh mtime, so a restored file is never older than
+# the mutant build it replaces.
+mirror() {
+  local from=$1 to=$2 listed=$SRC.files
+  mkdir -p "$to"
   while IFS= read -r f; do
-    if ! cmp -s "$ROOT/$f" "$SRC/$f"; then
-      mkdir -p "$(dirname "$SRC/$f")"
-      cp "$ROOT/$f" "$SRC/$f"
+    if ! cmp -s "$from/$f" "$to/$f"; then
+      mkdir -p "$(dirname "$to/$f")"
+      cp "$from/$f" "$to/$f"
     fi
   done <"$listed"
-  (cd "$SRC" && find . -type f | sed 's|^\./||' | sort) | comm -13 "$listed" - |
-    while IFS= read -r f; do rm -f "$SRC/$f"; done
+  (cd "$to" && find . -type f | sed 's|^\./||' | sort) | comm -13 "$listed" - |
+    while IFS= read -r f; do rm -f "$to/$f"; done
+}
+
+# The snapshot, once per run: the tree's files (tracked and untracked, not ignored) into
+# $PRISTINE, which nothing changes until the next run, then the scratch copy from it.
+sync_tree() {
+  mkdir -p "$(dirname "$SRC")"
+  git -C "$ROOT" ls-files --cached --others --exclude-standard |
+    while IFS= read -r f; do [[ -f "$ROOT/$f" ]] && printf '%s\n' "$f"; done | sort >"$SRC.files"
+  mirror "$ROOT" "$PRISTINE"
+  mirror "$PRISTINE" "$SRC"
 }
 
 # Builds the scratch copy's loom test binary (the library package's: the workspace has other
@@ -127,9 +142,12 @@ apply() {
 }
 
 restore() {
-  cp "$ROOT/$1" "$SRC/$1"
+  cp "$PRISTINE/$1" "$SRC/$1"
 }
 
+# Everything below is one function, called on the script's last line: bash reads a function
+# whole before running it, so an edit to this file during a run cannot change the run.
+main() {
 # --- which mutants
 check_only=false
 if [[ "${1:-}" == --check ]]; then
@@ -142,8 +160,11 @@ else
   exec 9>"$ROOT/target/mutants.lock"
   flock -n 9 || { echo "another ci/mutants.sh run holds target/mutants.lock" >&2; exit 2; }
 fi
+PRISTINE=$SRC.pristine
+SECONDS=0
+sync_tree
 shopt -s nullglob
-all=("$ROOT"/ci/mutants/*.mutant)
+all=("$PRISTINE"/ci/mutants/*.mutant)
 selected=()
 for m in "${all[@]}"; do
   name=$(basename "$m" .mutant)
@@ -164,8 +185,6 @@ if ((${#selected[@]} == 0)); then
   exit 2
 fi
 
-SECONDS=0
-sync_tree
 if $check_only; then
   # Only whether each mutant still applies to the tree (no build): for after an edit.
   bad=0
@@ -299,3 +318,6 @@ done
   echo "Mutation score: $killed / ${#selected[@]} killed (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS, limit ${LIMIT} s per model); total ${SECONDS} s."
 } | tee "${MUTANTS_TABLE:-/dev/null}"
 ((failures == 0))
+}
+
+main "$@"; exit

@@ -87,6 +87,44 @@ fn kill_reports_the_signal() {
     });
 }
 
+/// A kill of a child that has exited, on both exit watches (the pidfd's signal goes through
+/// `pidfd_send_signal`): `Ok` on the zombie, which it leaves as it was (the status is the exit
+/// code), and `Ok` without a signal once the child is reaped, by `try_wait` or by `wait`.
+/// (The waiting-thread watch has unit tests of its own, in `src/process/command.rs`.)
+#[test]
+fn a_kill_after_the_exit_is_ok_on_both_watches() {
+    for pidfd in [true, false] {
+        clean(|| {
+            spindle::block_on(async {
+                let spawn = |code: &str| {
+                    let mut command = Command::new("sh");
+                    command.args(["-c", &format!("exit {code}")]);
+                    if !pidfd {
+                        command.__without_pidfd();
+                    }
+                    command.spawn().unwrap()
+                };
+                let mut child = spawn("3");
+                assert_eq!(
+                    child.__exit_watch(),
+                    if pidfd { "pidfd" } else { "sigchld" }
+                );
+                until_exited_unreaped(child.id().expect("not reaped yet"));
+                child.start_kill().expect("a kill of a zombie");
+                assert_eq!(child.wait().await.unwrap().code(), Some(3), "pidfd {pidfd}");
+                child.start_kill().expect("a kill after the wait");
+                assert_eq!(child.kill().await.unwrap().code(), Some(3));
+
+                let mut child = spawn("4");
+                until_exited_unreaped(child.id().expect("not reaped yet"));
+                let status = child.try_wait().unwrap().expect("it has exited");
+                assert_eq!(status.code(), Some(4), "pidfd {pidfd}");
+                child.start_kill().expect("a kill after try_wait reaped it");
+            });
+        });
+    }
+}
+
 #[test]
 fn missing_programs_fail_clearly() {
     clean(|| {

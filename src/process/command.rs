@@ -14,8 +14,11 @@ use std::task::{ready, Context, Poll};
 
 use libc::pid_t;
 
+use super::reap_lock::ReapLock;
 use super::sys::{self, WaitStatus};
 use crate::io::{AsyncFd, AsyncRead, AsyncWrite, Interest, ReadBuf};
+use crate::loom::sync::Arc;
+use crate::thread_pool::ResultSlot;
 
 /// What a child's standard stream is connected to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +70,7 @@ impl Stdio {
 /// Unixes, Linux before 5.3), a SIGCHLD handler writes to a pipe that the reactor watches and
 /// the task re-checks its child with `waitpid(WNOHANG)` after each SIGCHLD; the handler is
 /// installed on first use and calls any handler installed before it. Beyond 64 children
-/// waiting that way at once, a thread waits in `waitpid` instead.
+/// waiting that way at once, a thread waits for the exit instead (and reaps the child).
 #[derive(Debug, Clone)]
 pub struct Command {
     program: OsString,
@@ -79,6 +82,9 @@ pub struct Command {
     kill_on_drop: bool,
     /// Tests only: skip the pidfd, to exercise the SIGCHLD path on Linux.
     use_pidfd: bool,
+    /// Unit tests only: wait on a thread (the fallback path), calling the hook at each stage.
+    #[cfg(test)]
+    by_thread: Option<tests::Hook>,
 }
 
 impl Command {
@@ -93,6 +99,8 @@ impl Command {
             stderr: None,
             kill_on_drop: false,
             use_pidfd: true,
+            #[cfg(test)]
+            by_thread: None,
         }
     }
 
@@ -211,7 +219,7 @@ impl Command {
         drop(mapping);
         drop(child_fds); // the child's ends live in the child only
 
-        let exit = match ExitWatch::new(pid, self.use_pidfd) {
+        let exit = match ExitWatch::new(pid, self) {
             Ok(exit) => exit,
             Err(err) => {
                 // Outside a runtime, say: do not leave the child running or unreaped.
@@ -307,8 +315,26 @@ enum ExitWatch {
     PidFd(AsyncFd<OwnedFd>),
     /// Readable after every SIGCHLD (no pidfd available): re-check the child.
     Sigchld(AsyncFd<sys::SigchldSlot>),
-    /// A thread blocked in `waitpid` (no pidfd, every SIGCHLD slot taken); it reaps the child.
-    Thread(std::sync::Arc<crate::thread_pool::ResultSlot<io::Result<WaitStatus>>>),
+    /// A thread waiting for the exit (no pidfd, every SIGCHLD slot taken); it reaps the child.
+    Thread(Arc<ThreadWatch>),
+}
+
+/// What the waiting thread of [`ExitWatch::Thread`] shares with the `Child`.
+struct ThreadWatch {
+    /// Held by the thread while it reaps, and by a kill while it signals: a kill never
+    /// reaches a pid the thread has reaped (`reap_lock.rs`).
+    reap: ReapLock,
+    /// The status, once reaped.
+    slot: ResultSlot<io::Result<WaitStatus>>,
+}
+
+/// Where the waiting thread of [`ExitWatch::Thread`] is, for the unit tests' hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThreadStage {
+    /// `waitid(WNOWAIT)` saw the exit: the child is a zombie, not reaped yet.
+    Exited,
+    /// Reaped (its pid may name another process now), the status not yet in the slot.
+    Reaped,
 }
 
 impl ExitWatch {
@@ -338,14 +364,41 @@ impl ExitWatch {
                 let mut ready = ready!(pipe.poll_read_ready(cx))?;
                 ready.clear_ready();
             },
-            ExitWatch::Thread(slot) => ready!(slot.poll_take(cx))?,
+            ExitWatch::Thread(watch) => ready!(watch.slot.poll_take(cx))?,
         };
         Poll::Ready(Ok(status))
     }
 
-    fn new(pid: pid_t, use_pidfd: bool) -> io::Result<ExitWatch> {
+    /// Sends `SIGKILL` to `pid`, this watch's child, which the caller has just seen
+    /// unreaped (`try_wait` said `None`), and never to the pid once it is reaped:
+    /// - pidfd: through the pidfd, which names the process, not the pid;
+    /// - SIGCHLD pipe: only the `Child` reaps its child (its `Orphan` only once the `Child`
+    ///   is gone), and the caller holds the `Child` by `&mut`, so no reap can come between
+    ///   its `try_wait` and this `kill`;
+    /// - thread: under the [`ReapLock`] the thread reaps under; if it has reaped, nothing is
+    ///   sent and the answer is `Ok(())`.
+    fn kill(&self, pid: pid_t) -> io::Result<()> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            ExitWatch::PidFd(pidfd) => match sys::pidfd_kill(pidfd.get_ref().as_fd()) {
+                // A seccomp filter that allows `pidfd_open` but not this: as the SIGCHLD
+                // path, which the `&mut` borrow makes safe here too.
+                Err(err) if err.raw_os_error() == Some(libc::ENOSYS) => sys::kill(pid),
+                result => result,
+            },
+            ExitWatch::Sigchld(_) => sys::kill(pid),
+            ExitWatch::Thread(watch) => watch.reap.signal(|| sys::kill(pid)),
+        }
+    }
+
+    fn new(pid: pid_t, command: &Command) -> io::Result<ExitWatch> {
+        #[cfg(test)]
+        if let Some(hook) = &command.by_thread {
+            let hook = hook.clone();
+            return ExitWatch::by_thread(pid, move |stage| hook.at(stage));
+        }
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if use_pidfd {
+        if command.use_pidfd {
             if let Ok(pidfd) = sys::pidfd_open(pid) {
                 return Ok(ExitWatch::PidFd(AsyncFd::with_interest(
                     pidfd,
@@ -354,7 +407,7 @@ impl ExitWatch {
             }
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let _ = use_pidfd;
+        let _ = command;
         // Registered before anyone looks at the child, so no SIGCHLD after this is missed
         // (one before it is covered: `poll_wait` checks the child before it waits).
         if let Ok(slot) = sys::SigchldSlot::register() {
@@ -363,12 +416,31 @@ impl ExitWatch {
                 Interest::READABLE,
             )?));
         }
-        let slot = std::sync::Arc::new(crate::thread_pool::ResultSlot::new());
-        let reaped = slot.clone();
-        std::thread::Builder::new()
+        ExitWatch::by_thread(pid, |_| {})
+    }
+
+    /// A thread that waits for `pid` to exit, reaps it and completes the slot (`hook` is
+    /// the unit tests' look at each stage).
+    fn by_thread(pid: pid_t, hook: impl Fn(ThreadStage) + Send + 'static) -> io::Result<ExitWatch> {
+        let watch = Arc::new(ThreadWatch {
+            reap: ReapLock::new(),
+            slot: ResultSlot::new(),
+        });
+        let theirs = watch.clone();
+        crate::loom::thread::Builder::new()
             .name("spindle-child-wait".to_owned())
-            .spawn(move || reaped.complete(sys::wait(pid)))?;
-        Ok(ExitWatch::Thread(slot))
+            .spawn(move || {
+                // The exit, without reaping: until the reap below the child is a zombie
+                // whose pid nobody else can be given, so a kill meanwhile reaches it.
+                let exited = sys::wait_exited(pid);
+                hook(ThreadStage::Exited);
+                // After a failed wait (ECHILD: something else reaped it) the pid is not
+                // ours either: `reap` records it all the same.
+                let status = theirs.reap.reap(|| exited.and_then(|()| sys::wait(pid)));
+                hook(ThreadStage::Reaped);
+                theirs.slot.complete(status);
+            })?;
+        Ok(ExitWatch::Thread(watch))
     }
 }
 
@@ -451,8 +523,8 @@ impl Child {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 ExitWatch::PidFd(_) => sys::try_wait(self.pid)?,
                 ExitWatch::Sigchld(_) => sys::try_wait(self.pid)?,
-                ExitWatch::Thread(slot) if slot.is_complete() => {
-                    Some(slot.wait_take(sys::SLOT_SPIN)?)
+                ExitWatch::Thread(watch) if watch.slot.is_complete() => {
+                    Some(watch.slot.wait_take(sys::SLOT_SPIN)?)
                 }
                 ExitWatch::Thread(_) => None,
             };
@@ -470,21 +542,19 @@ impl Child {
         self.wait().await
     }
 
-    /// Sends `SIGKILL` without waiting. Until the child is reaped its pid cannot be reused,
-    /// so this never signals a stranger.
+    /// Sends `SIGKILL` without waiting. A child that has exited is not an error (as on
+    /// tokio): `Ok(())`, and nothing is sent once it has been reaped, since its pid may
+    /// name another process by then. Never signals a stranger: through a pidfd the signal
+    /// names the process itself; otherwise it is sent only while the child is not reaped,
+    /// also where a thread of its own reaps it (see DESIGN.md, "`Command`").
     ///
     /// # Errors
-    /// If `kill` fails.
+    /// If `waitpid` or `kill` fails.
     pub fn start_kill(&mut self) -> io::Result<()> {
-        if self.try_wait()?.is_none() {
-            if let Some(ExitWatch::Thread(slot)) = &self.exit {
-                if slot.is_complete() {
-                    return Ok(()); // reaped by the waiting thread just now
-                }
-            }
-            sys::kill(self.pid)?;
+        if self.try_wait()?.is_some() {
+            return Ok(());
         }
-        Ok(())
+        self.exit.as_ref().expect("set at spawn").kill(self.pid)
     }
 
     /// Waits for the child while reading all of its piped standard output and error.
@@ -541,20 +611,25 @@ fn drain(
 
 impl Drop for Child {
     fn drop(&mut self) {
-        if matches!(self.try_wait(), Ok(Some(_))) {
+        match self.try_wait() {
+            Ok(None) => {}
+            // Reaped now; or `waitpid` failed, which for a pid of ours means ECHILD
+            // (something else reaped it): either way the pid is no longer ours to signal or
+            // to wait for.
+            Ok(Some(_)) | Err(_) => return,
+        }
+        let Some(exit) = self.exit.take() else {
             return;
-        }
+        };
         if self.kill_on_drop {
-            // Not reaped yet (try_wait said so), so the pid is still ours to signal.
-            let _ = sys::kill(self.pid);
+            // Not reaped yet (try_wait said so); `kill` keeps it so until the signal is sent.
+            let _ = exit.kill(self.pid);
         }
-        if let Some(exit) = self.exit.take() {
-            Orphan {
-                pid: self.pid,
-                exit: Some(exit),
-            }
-            .reap_in_background();
+        Orphan {
+            pid: self.pid,
+            exit: Some(exit),
         }
+        .reap_in_background();
     }
 }
 
@@ -587,9 +662,13 @@ impl std::future::Future for Orphan {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let pid = self.pid;
         if let Some(exit) = &self.exit {
-            // An error (the runtime shutting down) leaves the child to `Drop`'s thread.
-            if ready!(exit.poll_exit(pid, cx)).is_ok() {
-                self.exit = None;
+            match ready!(exit.poll_exit(pid, cx)) {
+                Ok(_) => self.exit = None,
+                // Something else reaped it: its pid is not ours to wait for (a thread in
+                // `waitpid` could reap another child of ours that was given it).
+                Err(err) if err.raw_os_error() == Some(libc::ECHILD) => self.exit = None,
+                // The runtime shutting down: the child is left to `Drop`'s thread.
+                Err(_) => {}
             }
         }
         Poll::Ready(())
@@ -776,5 +855,172 @@ impl AsFd for ChildStdout {
 impl AsFd for ChildStderr {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.fd.get_ref().as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ThreadStage;
+
+    /// The unit tests' look at the waiting thread of the fallback path: a `Command` given
+    /// one is waited for by a thread (whatever pidfds and SIGCHLD slots there are), which
+    /// calls the hook at each [`ThreadStage`].
+    #[derive(Clone)]
+    pub(super) struct Hook(std::sync::Arc<dyn Fn(ThreadStage) + Send + Sync>);
+
+    impl std::fmt::Debug for Hook {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Hook")
+        }
+    }
+
+    impl Hook {
+        pub(super) fn at(&self, stage: ThreadStage) {
+            (self.0)(stage)
+        }
+    }
+
+    #[cfg(not(loom))]
+    mod by_thread {
+        use super::super::{sys, Command, ThreadStage};
+        use super::Hook;
+        use std::os::unix::process::ExitStatusExt;
+        use std::sync::mpsc::{channel, Receiver, Sender};
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+
+        /// A hang guard: a correct run never gets near it.
+        const HANG: Duration = Duration::from_secs(30);
+
+        impl Command {
+            fn by_thread(&mut self, hook: Hook) -> &mut Command {
+                self.by_thread = Some(hook);
+                self
+            }
+        }
+
+        /// A waiting thread held at one stage until the test lets it go on.
+        struct Pause {
+            reached: Receiver<()>,
+            /// Dropped (the thread goes on) by `release`, or if the test fails first.
+            release: Option<Sender<()>>,
+        }
+
+        impl Pause {
+            fn reached(&self) {
+                self.reached
+                    .recv_timeout(HANG)
+                    .expect("the waiting thread never reached its stage");
+            }
+
+            fn release(&mut self) {
+                self.release = None;
+            }
+        }
+
+        /// A hook that holds the waiting thread at `stage`, and the test's end of it.
+        fn paused_at(stage: ThreadStage) -> (Hook, Pause) {
+            let (reached_tx, reached) = channel();
+            let (release, release_rx) = channel::<()>();
+            let release_rx = Mutex::new(release_rx);
+            let hook = Hook(Arc::new(move |at| {
+                if at == stage {
+                    let _ = reached_tx.send(());
+                    // Returns once the test drops its sender.
+                    let _ = release_rx.lock().unwrap().recv();
+                }
+            }));
+            let pause = Pause {
+                reached,
+                release: Some(release),
+            };
+            (hook, pause)
+        }
+
+        fn pid(child: &super::super::Child) -> libc::pid_t {
+            child.id().expect("not reaped yet") as libc::pid_t
+        }
+
+        /// The window this path used to have: the thread has reaped the child (its pid is
+        /// free, and could be given to any new process) but not yet delivered the status.
+        /// A kill then must send nothing and succeed, as a kill of an exited child does on
+        /// tokio. The thread used to `waitpid` and then complete the slot that `start_kill`
+        /// looked at, so `start_kill` here called `kill(pid)` on the freed pid: `ESRCH`
+        /// (checked: this test fails on that code), or a stranger killed if the pid had
+        /// been given again.
+        #[test]
+        fn a_kill_after_the_threads_reap_before_its_status_sends_nothing() {
+            crate::block_on(async {
+                let (hook, mut pause) = paused_at(ThreadStage::Reaped);
+                let mut child = Command::new("true").by_thread(hook).spawn().unwrap();
+                assert_eq!(child.__exit_watch(), "thread");
+                let pid = pid(&child);
+                pause.reached();
+                let gone = sys::has_exited(pid).expect_err("reaped, so not our child any more");
+                assert_eq!(gone.raw_os_error(), Some(libc::ECHILD), "{gone}");
+                assert_eq!(child.try_wait().unwrap(), None, "the status is not in yet");
+                child
+                    .start_kill()
+                    .expect("a kill of a reaped child is Ok(()) and sends nothing");
+                pause.release();
+                assert_eq!(child.wait().await.unwrap().code(), Some(0));
+                child.start_kill().expect("a kill after the wait is Ok(())");
+            });
+        }
+
+        /// Before the reap the child is a zombie (the thread saw the exit with
+        /// `waitid(WNOWAIT)`): a kill then reaches the zombie, succeeds and changes nothing,
+        /// and the status is the child's own.
+        #[test]
+        fn a_kill_between_the_exit_and_the_threads_reap_reaches_the_zombie() {
+            crate::block_on(async {
+                let (hook, mut pause) = paused_at(ThreadStage::Exited);
+                let mut child = Command::new("sh")
+                    .args(["-c", "exit 3"])
+                    .by_thread(hook)
+                    .spawn()
+                    .unwrap();
+                let pid = pid(&child);
+                pause.reached();
+                assert!(sys::has_exited(pid).unwrap(), "a zombie, not reaped yet");
+                child.start_kill().expect("a kill of a zombie is Ok(())");
+                pause.release();
+                assert_eq!(child.wait().await.unwrap().code(), Some(3));
+            });
+        }
+
+        /// A running child on this path is killed (the lock does not swallow the signal),
+        /// and a `kill_on_drop` child dropped while the thread is held before its reap is
+        /// reaped by that thread all the same.
+        #[test]
+        fn a_running_child_waited_for_by_a_thread_is_killed() {
+            crate::block_on(async {
+                let mut child = Command::new("sleep")
+                    .arg("600")
+                    .by_thread(Hook(Arc::new(|_| {})))
+                    .spawn()
+                    .unwrap();
+                assert_eq!(child.__exit_watch(), "thread");
+                let status = child.kill().await.unwrap();
+                assert_eq!(status.signal(), Some(libc::SIGKILL));
+
+                let (hook, mut pause) = paused_at(ThreadStage::Exited);
+                let child = Command::new("true")
+                    .kill_on_drop(true)
+                    .by_thread(hook)
+                    .spawn()
+                    .unwrap();
+                let pid = pid(&child);
+                pause.reached();
+                drop(child); // kills the zombie: harmless
+                pause.release();
+                // The thread reaps it: look until it is gone, within the hang guard.
+                let start = std::time::Instant::now();
+                while sys::has_exited(pid).is_ok() {
+                    assert!(start.elapsed() < HANG, "the dropped child was never reaped");
+                    std::thread::yield_now();
+                }
+            });
+        }
     }
 }

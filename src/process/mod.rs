@@ -87,6 +87,7 @@ mod error;
 mod frame;
 mod jobs;
 mod pool;
+mod reap_lock;
 #[cfg(feature = "serde")]
 #[path = "serde.rs"]
 mod serde_codec;

@@ -21,11 +21,14 @@
 //! no pipe slot free it re-checks them every [`UNWATCHED_CHECK`]. On an exit the supervisor
 //! reaps at once, reads what the socket still holds (a reply written just before the exit
 //! still counts), and resolves the job with `WorkerDied`. A reaped pid is never signalled
-//! or waited for again (it may belong to another process by then). A retiring worker has
-//! [`RETIRE_TIMEOUT`] to exit after it is told to, then it is killed, so `shutdown` never
-//! waits on a worker that does not exit. When the supervisor ends, for any reason
-//! including a panic, its `Drop` kills and reaps every worker still there and fails every
-//! job not yet resolved: no zombie, no fd and no waiter is left behind.
+//! or waited for again (it may belong to another process by then). Since this one thread
+//! both reaps and signals, and records each reap before it does anything else, no kill can
+//! fall between a reap and its record (the window `Command`'s waiting thread had; see
+//! `reap_lock.rs`). A retiring worker has [`RETIRE_TIMEOUT`] to exit after it is told to,
+//! then it is killed, so `shutdown` never waits on a worker that does not exit. When the
+//! supervisor ends, for any reason including a panic, its `Drop` kills and reaps every
+//! worker still there and fails every job not yet resolved: no zombie, no fd and no waiter
+//! is left behind.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -867,6 +870,8 @@ fn reap(worker: &Worker, gone: &Gone) -> ExitReason {
     // socket on purpose (then it must go).
     let status = match exiting.then(|| sys::try_wait(worker.pid)) {
         Some(Ok(Some(status))) => Ok(status),
+        // ECHILD: reaped by someone else, so its pid is not ours to signal (below).
+        Some(Err(err)) => Err(err),
         _ => {
             let _ = sys::kill(worker.pid);
             sys::wait(worker.pid)

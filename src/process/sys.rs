@@ -234,9 +234,85 @@ fn wait_inner(pid: pid_t, flags: c_int) -> io::Result<Option<WaitStatus>> {
     }
 }
 
+/// `waitid(P_PID, pid, WEXITED | WNOWAIT)`, retrying on `EINTR`: blocks until the child has
+/// ended, **without reaping it**. The child stays a zombie, so its pid cannot be given to
+/// another process until someone reaps it (see `reap_lock.rs`).
+pub(crate) fn wait_exited(pid: pid_t) -> io::Result<()> {
+    loop {
+        // SAFETY: siginfo_t is plain old data, for which all zeroes is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a live, writable siginfo_t, the only memory waitid writes.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if ret == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Tests only: whether child `pid` has ended, without reaping it (`waitid(WEXITED | WNOHANG |
+/// WNOWAIT)`): `Ok(true)` for a zombie, `Ok(false)` while it runs, `ECHILD` once reaped.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn has_exited(pid: pid_t) -> io::Result<bool> {
+    // SAFETY: siginfo_t is plain old data, for which all zeroes is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a live, writable siginfo_t, the only memory waitid writes.
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: waitid succeeded, so `info` holds a child record, all zeroes if none ended.
+    Ok(unsafe { info.si_pid() } != 0)
+}
+
 /// `kill(pid, SIGKILL)`. A child already ended but not yet reaped is not an error.
+///
+/// The caller must know that `pid` is not reaped yet (and cannot be reaped before the call
+/// returns): a reaped pid may name another process.
 pub(crate) fn kill(pid: pid_t) -> io::Result<()> {
     syscall!(kill(pid, libc::SIGKILL)).map(drop)
+}
+
+/// `pidfd_send_signal(pidfd, SIGKILL, NULL, 0)` (Linux 5.1, so wherever `pidfd_open`
+/// works): signals the process `pidfd` was opened for, never another that has its pid by
+/// now. A process ended but not yet reaped is not an error (as for [`kill`]); a reaped one
+/// is `ESRCH`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn pidfd_kill(pidfd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: the siginfo pointer is null, which pidfd_send_signal accepts (the kernel then
+    // fills in the siginfo as `kill` would); every other argument is an integer. The call
+    // reads and writes no memory of ours.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Everything a worker's `exec` needs, prepared before `fork` so the child allocates nothing.

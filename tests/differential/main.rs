@@ -128,6 +128,9 @@ fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static)
     }
 }
 
+#[path = "../common/children.rs"]
+mod children;
+
 #[path = "../common/panic_message.rs"]
 mod panic_message;
 use panic_message::panic_message;

@@ -11,7 +11,7 @@
 //! other modules of this binary run children of their own at the same time, so nothing here
 //! may `waitpid(-1)`.
 
-use crate::{within, HANG};
+use crate::{children, within, HANG};
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,33 @@ fn a_childs_id_is_none_once_it_is_reaped() {
     let on_spindle = within("spindle", id_until_reaped::spindle);
     assert_eq!(on_spindle, within("tokio", id_until_reaped::tokio));
     assert_eq!(on_spindle, (true, true, Some(3), None));
+}
+
+on_both! {
+    /// `start_kill` and `kill` on a child that has exited: while it is a zombie (exited,
+    /// not yet waited for), then after `wait` reaped it (its pid may name another process
+    /// by then, so nothing may be sent).
+    async fn kill_after_the_exit() -> (bool, Option<i32>, bool, bool) {
+        use rt::process::Command;
+        let mut child = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        children::until_exited_unreaped(rt::pid(&child));
+        let on_the_zombie = child.start_kill().is_ok();
+        let code = child.wait().await.unwrap().code();
+        let after_the_wait = child.start_kill().is_ok();
+        let kill_after_the_wait = child.kill().await.is_ok();
+        (on_the_zombie, code, after_the_wait, kill_after_the_wait)
+    }
+}
+
+/// A kill of a child that has exited is `Ok` and changes nothing: on the zombie the signal
+/// is harmless (the status stays the child's own exit code), and once reaped `start_kill`
+/// and `kill` return `Ok` without signalling (tokio's `start_kill` returns `Ok(())` for a
+/// reaped child; spindle's `kill` returns the status where tokio's returns `()`).
+#[test]
+fn a_kill_after_the_exit_is_ok_and_changes_nothing() {
+    let on_spindle = within("spindle", kill_after_the_exit::spindle);
+    assert_eq!(on_spindle, within("tokio", kill_after_the_exit::tokio));
+    assert_eq!(on_spindle, (true, Some(3), true, true));
 }
 
 /// A child's stdout read line by line (`BufReader::lines`).

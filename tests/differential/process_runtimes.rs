@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-#[path = "../common/children.rs"]
-mod children;
+use crate::children;
 
 /// The hang guard of every wait below; a correct run never gets near it.
 const HANG: Duration = Duration::from_secs(30);
