@@ -52,6 +52,11 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// The most branches per interleaving a model may take when neither
+/// [`Builder::max_branches`] nor `LOOM_MAX_BRANCHES` says otherwise. A model that spins
+/// without ever blocking still fails, after this many.
+pub const DEFAULT_MAX_BRANCHES: usize = 20_000;
+
 /// Runs `model` on a current-thread runtime under every interleaving loom explores
 /// (bounded by `LOOM_MAX_PREEMPTIONS`), panicking with loom's report on the first failing
 /// one. See [`Builder`] for two workers or other bounds.
@@ -141,7 +146,10 @@ impl Builder {
     }
 
     /// Most branches (loom's scheduling decisions) per interleaving before loom gives up on
-    /// the model as too large (overrides `LOOM_MAX_BRANCHES`; loom's default is 1,000).
+    /// the model as too large (overrides `LOOM_MAX_BRANCHES`). Without either, spindle's
+    /// default is [`DEFAULT_MAX_BRANCHES`], not loom's 1,000: every user operation costs the
+    /// runtime's own branches too (a task's wake, a worker's park), and a model of three
+    /// sleepers on two workers already needs about 2,000.
     pub fn max_branches(&mut self, branches: usize) -> &mut Builder {
         self.max_branches = Some(branches);
         self
@@ -190,6 +198,8 @@ impl Builder {
             }
             if let Some(branches) = self.max_branches {
                 loom_builder.max_branches = branches;
+            } else if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
+                loom_builder.max_branches = DEFAULT_MAX_BRANCHES;
             }
             if let Some(count) = self.max_permutations {
                 loom_builder.max_permutations = Some(count);

@@ -138,9 +138,20 @@ impl CurrentThread {
         let shared = &self.shared;
         let mut future = pin!(future);
 
+        // Under loom this thread counts for the model clock while it is in here, waiting for
+        // the core or holding it (`reactor/model_clock.rs`).
+        #[cfg(loom)]
+        let clock = shared.lifecycle.resources().driver.as_ref();
+        #[cfg(loom)]
+        let _in_block_on =
+            clock.map(|clock| crate::reactor::model_clock::InBlockOn::enter(clock, false));
+
         // Wait for the core, polling our own future meanwhile: another thread may be in
         // `block_on` on this runtime.
-        let own_parker = ThreadParker::new();
+        #[cfg(loom)]
+        let mut own_parker = clock.map_or_else(ThreadParker::new, ThreadParker::on_model_clock);
+        #[cfg(not(loom))]
+        let mut own_parker = ThreadParker::new();
         let signal = std::sync::Arc::new(BlockOnSignal {
             woken: AtomicBool::new(true),
             target: Mutex::new(own_parker.unparker()),
@@ -148,7 +159,6 @@ impl CurrentThread {
         let waker = Waker::from(signal.clone());
         let mut cx = Context::from_waker(&waker);
         let own_unparker = own_parker.unparker();
-        let mut own_parker: Box<dyn Park> = Box::new(own_parker);
         let core = loop {
             if let Some(core) = shared.take_core(&own_unparker) {
                 break core;
@@ -157,6 +167,11 @@ impl CurrentThread {
                 if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
                     return output;
                 }
+            }
+            #[cfg(loom)]
+            if let Some(clock) = clock {
+                own_parker.park_and_wake_on_model_clock(clock);
+                continue;
             }
             own_parker.park(None);
         };
@@ -167,10 +182,6 @@ impl CurrentThread {
         signal.woken.store(true, SeqCst);
 
         let _core_guard = CoreGuard::install(shared.clone(), core);
-        // Under loom the core's holder counts for the model clock while it holds the core.
-        #[cfg(loom)]
-        let _awake = (shared.lifecycle.resources().driver.as_ref())
-            .map(crate::reactor::model_clock::AwakeWhileAlive::new);
         // Polls (of the future and of tasks) since the driver last looked for events. The
         // future's polls count too: a future that keeps waking itself (a `yield_now` loop
         // waiting for a timer or a socket) keeps this thread from sleeping, so without them

@@ -109,6 +109,14 @@ impl ThreadParker {
         debug_assert!(self.inner.counted.is_some(), "not a model-clock parker");
         self.inner.park(None, Some(ModelSleep { clock, woken }));
     }
+
+    /// [`park_on_model_clock`](Self::park_on_model_clock) for a thread that holds no lock:
+    /// wakes what a move of the clock fired before returning.
+    pub(crate) fn park_and_wake_on_model_clock(&self, clock: &crate::reactor::Handle) {
+        let mut woken = Vec::new();
+        self.park_on_model_clock(clock, &mut woken);
+        woken.into_iter().for_each(std::task::Waker::wake);
+    }
 }
 
 /// Under loom: the model clock a park counts for, and where an advance leaves its wakers.

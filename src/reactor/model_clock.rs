@@ -201,6 +201,14 @@ impl Handle {
     ///
     /// [`model_commit_sleep`]: Handle::model_commit_sleep
     pub(crate) fn advance_model_clock(&self, woken: &mut Vec<Waker>) -> bool {
+        // Time passing comes last: every other runnable thread (one outside the runtime, one
+        // dropping it after its `block_on` returned) runs first. Without this, a task that
+        // sleeps in a loop keeps the last worker moving the clock and running it, never
+        // blocking, and loom never gets back to the other thread (a livelock).
+        crate::loom::thread::yield_now();
+        if self.model_clock().awake.load(Relaxed) != 1 {
+            return false; // one of them woke a runtime thread: it runs before time moves
+        }
         let mut timers = self.timers();
         if timers.closed {
             return false;
@@ -215,8 +223,7 @@ impl Handle {
     }
 }
 
-/// Holds one awake count until dropped: a `spawn_blocking` call's, or a current-thread
-/// runtime's core holder's.
+/// Holds one awake count until dropped: a `spawn_blocking` call's.
 pub(crate) struct AwakeWhileAlive(std::sync::Arc<ModelClock>);
 
 impl AwakeWhileAlive {
@@ -232,24 +239,34 @@ impl Drop for AwakeWhileAlive {
     }
 }
 
-/// A thread inside a multi-thread runtime's `block_on`: counted awake from `enter` until the
-/// guard drops (see [`Handle::model_leave_block_on`]).
-pub(crate) struct InBlockOn<'a>(&'a Handle);
+/// A thread inside a runtime's `block_on`: counted awake from `enter` until the guard drops
+/// (a thread waiting there for a current-thread runtime's core counts too: it polls its own
+/// future).
+pub(crate) struct InBlockOn<'a> {
+    clock: &'a Handle,
+    /// Multi-thread: leaving may move the clock ([`Handle::model_leave_block_on`]): the
+    /// workers go on running tasks. Current-thread: nobody runs its tasks outside `block_on`,
+    /// so time stands still until the next one, as with tokio's paused clock.
+    moves_clock_on_exit: bool,
+}
 
 impl InBlockOn<'_> {
-    pub(crate) fn enter(handle: &Handle) -> InBlockOn<'_> {
-        handle.model_awake_add(1);
-        InBlockOn(handle)
+    pub(crate) fn enter(clock: &Handle, moves_clock_on_exit: bool) -> InBlockOn<'_> {
+        clock.model_awake_add(1);
+        InBlockOn {
+            clock,
+            moves_clock_on_exit,
+        }
     }
 }
 
 impl Drop for InBlockOn<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            // No loom operation while unwinding (see `model::Builder::check`).
-            self.0.model_clock().fell_asleep();
+        if self.moves_clock_on_exit && !std::thread::panicking() {
+            self.clock.model_leave_block_on();
         } else {
-            self.0.model_leave_block_on();
+            // No loom operation while unwinding (see `model::Builder::check`).
+            self.clock.model_clock().fell_asleep();
         }
     }
 }

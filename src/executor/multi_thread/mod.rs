@@ -171,7 +171,8 @@ impl MultiThread {
         #[cfg(loom)]
         let clock = handle.driver();
         #[cfg(loom)]
-        let _in_block_on = clock.map(crate::reactor::model_clock::InBlockOn::enter);
+        let _in_block_on =
+            clock.map(|clock| crate::reactor::model_clock::InBlockOn::enter(clock, true));
         #[cfg(loom)]
         let mut parker = clock.map_or_else(ThreadParker::new, ThreadParker::on_model_clock);
         #[cfg(not(loom))]
@@ -189,9 +190,7 @@ impl MultiThread {
             }
             #[cfg(loom)]
             if let Some(clock) = clock {
-                let mut woken = Vec::new();
-                parker.park_on_model_clock(clock, &mut woken);
-                woken.into_iter().for_each(Waker::wake);
+                parker.park_and_wake_on_model_clock(clock);
                 continue;
             }
             parker.park(None);
