@@ -481,8 +481,11 @@ impl Wake for BlockOnSignal {
     }
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        // Set the flag before unparking: the loop checks the flag after every unpark.
-        self.woken.store(true, SeqCst);
+        // Set the flag before unparking: the loop checks the flag after every unpark. A swap,
+        // not a store (the same `xchg` on x86): the loop takes the flag with a swap, and loom
+        // lets a swap read past a plain store that raced with an earlier swap of the loop's
+        // (two writes it sees as unordered), so a model could lose this wake-up and spin.
+        self.woken.swap(true, SeqCst);
         let target = self.target.lock().unwrap().clone();
         target.unpark();
     }

@@ -49,6 +49,8 @@ pub(crate) struct ModelClock {
     awake: AtomicUsize,
     /// Timers in the wheel not yet fired, as of the last release of its lock.
     waiting_timers: AtomicUsize,
+    /// Threads inside `block_on` on this runtime (awake or parked).
+    in_block_on: AtomicUsize,
 }
 
 impl ModelClock {
@@ -245,13 +247,15 @@ impl Drop for AwakeWhileAlive {
 pub(crate) struct InBlockOn<'a> {
     clock: &'a Handle,
     /// Multi-thread: leaving may move the clock ([`Handle::model_leave_block_on`]): the
-    /// workers go on running tasks. Current-thread: nobody runs its tasks outside `block_on`,
-    /// so time stands still until the next one, as with tokio's paused clock.
+    /// workers go on running tasks. Current-thread: only while another thread is still in
+    /// `block_on`; with none, nobody runs its tasks, so time stands still until the next
+    /// `block_on`, as with tokio's paused clock.
     moves_clock_on_exit: bool,
 }
 
 impl InBlockOn<'_> {
     pub(crate) fn enter(clock: &Handle, moves_clock_on_exit: bool) -> InBlockOn<'_> {
+        clock.model_clock().in_block_on.fetch_add(1, Relaxed);
         clock.model_awake_add(1);
         InBlockOn {
             clock,
@@ -262,11 +266,17 @@ impl InBlockOn<'_> {
 
 impl Drop for InBlockOn<'_> {
     fn drop(&mut self) {
-        if self.moves_clock_on_exit && !std::thread::panicking() {
+        let counters = self.clock.model_clock();
+        let others_inside = counters.in_block_on.fetch_sub(1, Relaxed) > 1;
+        if std::thread::panicking() {
+            // No loom operation while unwinding (see `model::Builder::check`).
+            counters.fell_asleep();
+        } else if self.moves_clock_on_exit || others_inside {
+            // Another `block_on` thread (a current-thread core holder) may be parked waiting
+            // for a deadline that only this thread, the last awake one, can now reach.
             self.clock.model_leave_block_on();
         } else {
-            // No loom operation while unwinding (see `model::Builder::check`).
-            self.clock.model_clock().fell_asleep();
+            counters.fell_asleep();
         }
     }
 }
@@ -329,6 +339,76 @@ mod loom_tests {
             let call = crate::spawn_blocking(|| 5);
             let output = timeout(Duration::from_millis(1), call).await;
             assert_eq!(output.map(Result::unwrap), Ok(5));
+        });
+    }
+
+    /// A task that sleeps in an endless loop, still alive when `block_on` returns: time
+    /// passing comes last, so the thread that goes on to drop the runtime gets to run (without
+    /// the yield before each move of the clock, the last worker would move it for the ticker
+    /// for ever, never blocking).
+    #[test]
+    fn loom_model_clock_a_ticker_left_running_does_not_livelock_the_model() {
+        let mut builder = Builder::new_multi_thread();
+        builder.worker_threads(2).preemption_bound(1);
+        builder.check(|| async {
+            crate::spawn(async {
+                loop {
+                    sleep(Duration::from_millis(1)).await;
+                }
+            });
+            sleep(Duration::from_millis(2)).await;
+        });
+    }
+
+    /// Beside a ticker, a thread outside a current-thread runtime sends what `block_on`
+    /// waits for: the wake reaches the `block_on` loop (the flag is set with a swap, see
+    /// `BlockOnSignal`), although the clock keeps moving for the ticker meanwhile.
+    #[test]
+    fn loom_model_clock_an_outside_wake_beside_a_ticker_is_seen() {
+        let mut builder = Builder::new_current_thread();
+        builder.preemption_bound(1);
+        builder.check(|| async {
+            crate::spawn(async {
+                loop {
+                    sleep(Duration::from_millis(1)).await;
+                }
+            });
+            let (tx, rx) = oneshot::channel();
+            let outside = loom::thread::spawn(move || {
+                let _ = tx.send(());
+            });
+            rx.await.unwrap();
+            outside.join().unwrap();
+        });
+    }
+
+    /// Two threads in `block_on` on one current-thread runtime: one holds the core, the other
+    /// waits for it (and counts: its future polls). The waiter's deadline comes first; when
+    /// it leaves, the holder's deadline must still be reached (the leaver, the last awake
+    /// thread, moves the clock for it).
+    #[test]
+    fn loom_model_clock_two_block_on_threads_on_one_current_thread_runtime() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(1);
+        builder.check(|| {
+            let runtime = std::sync::Arc::new(
+                crate::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap(),
+            );
+            let other = {
+                let runtime = runtime.clone();
+                loom::thread::spawn(move || {
+                    runtime.block_on(async { sleep(Duration::from_millis(5)).await });
+                })
+            };
+            runtime.block_on(async {
+                let mut ticks = crate::time::interval(Duration::from_millis(10));
+                let first = ticks.tick().await;
+                let second = ticks.tick().await;
+                assert_eq!(second - first, Duration::from_millis(10));
+            });
+            other.join().unwrap();
         });
     }
 
