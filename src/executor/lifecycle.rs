@@ -42,7 +42,7 @@ use super::inject::Inject;
 use super::park::{Park, UnparkHandle};
 use super::runtime::Resources;
 use super::Handle;
-use crate::loom::sync::atomic::{seq_cst_bool, AtomicBool, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::task::{self, JoinHandle, Notified, OwnedTask, OwnedTasks, RefusedTask, Schedule};
 
@@ -67,7 +67,7 @@ impl<S: Schedule> Lifecycle<S> {
             inject: Inject::new(),
             driver: SharedDriver::new(driver),
             resources,
-            is_shutdown: seq_cst_bool(false),
+            is_shutdown: AtomicBool::new(false),
         }
     }
 
@@ -76,11 +76,9 @@ impl<S: Schedule> Lifecycle<S> {
         &self.resources
     }
 
-    /// Whether shutdown has begun. Workers leave their loop once it has. `SeqCst` (free on
-    /// x86), so that loom does not explore a stale `false` after the shutdown's swap
-    /// (DESIGN.md, "Loom", "SeqCst words").
+    /// Whether shutdown has begun. Workers leave their loop once it has.
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.is_shutdown.load(SeqCst)
+        self.is_shutdown.load(Acquire)
     }
 
     /// Under loom, for [`crate::model`]: whether shutting down now could run user code: a
@@ -134,7 +132,7 @@ impl<S: Schedule> Lifecycle<S> {
         stop_threads: impl FnOnce(),
         blocking_timeout: Option<Duration>,
     ) {
-        if self.is_shutdown.swap(true, SeqCst) {
+        if self.is_shutdown.swap(true, AcqRel) {
             return;
         }
         stop_threads();

@@ -25,13 +25,6 @@ pub(crate) mod sync {
             atomic.store(value, Ordering::SeqCst);
             atomic
         }
-
-        /// [`seq_cst_usize`] for a flag.
-        pub(crate) fn seq_cst_bool(value: bool) -> AtomicBool {
-            let atomic = AtomicBool::new(value);
-            atomic.store(value, Ordering::SeqCst);
-            atomic
-        }
     }
 }
 

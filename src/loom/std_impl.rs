@@ -19,12 +19,6 @@ pub(crate) mod sync {
         pub(crate) const fn seq_cst_usize(value: usize) -> AtomicUsize {
             AtomicUsize::new(value)
         }
-
-        /// [`seq_cst_usize`] for a flag.
-        #[inline(always)]
-        pub(crate) const fn seq_cst_bool(value: bool) -> AtomicBool {
-            AtomicBool::new(value)
-        }
     }
 }
 
