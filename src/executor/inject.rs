@@ -5,10 +5,15 @@
 //! anything?" check costs no lock. Once closed (at shutdown), pushes drop their entry instead
 //! of storing it: nothing can be stranded in a queue that nobody drains, and a stranded entry
 //! would keep its task, and through it the runtime's shared state, alive forever.
+//!
+//! The length is written and read `SeqCst` (`Release`/`Acquire` would do): under loom an
+//! `Acquire` load of it is explored reading every older length not yet seen, each a worker
+//! that takes nothing, searches and parks once more (DESIGN.md, "Loom", "SeqCst words"). The
+//! price is an `xchg` instead of a `mov` per push and pop, under the queue's lock.
 
 use std::collections::VecDeque;
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{seq_cst_usize, AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
 use crate::task::Notified;
 
@@ -29,19 +34,19 @@ impl<S: 'static> Inject<S> {
                 entries: VecDeque::new(),
                 closed: false,
             }),
-            len: AtomicUsize::new(0),
+            len: seq_cst_usize(0),
         }
     }
 
     /// Whether the queue looked empty. A racing push may have just landed; callers that must
     /// not miss it re-check after announcing that they are about to sleep.
     pub(crate) fn is_empty(&self) -> bool {
-        self.len.load(Acquire) == 0
+        self.len.load(SeqCst) == 0
     }
 
     /// How many entries there were a moment ago.
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Acquire)
+        self.len.load(SeqCst)
     }
 
     /// Queues an entry. Returns `false` (and drops the entry) if the queue is closed.
@@ -60,7 +65,7 @@ impl<S: 'static> Inject<S> {
             return false;
         }
         queue.entries.extend(tasks);
-        self.len.store(queue.entries.len(), Release);
+        self.len.store(queue.entries.len(), SeqCst);
         true
     }
 
@@ -70,7 +75,7 @@ impl<S: 'static> Inject<S> {
         }
         let mut queue = self.queue.lock().unwrap();
         let task = queue.entries.pop_front();
-        self.len.store(queue.entries.len(), Release);
+        self.len.store(queue.entries.len(), SeqCst);
         task
     }
 
@@ -82,14 +87,14 @@ impl<S: 'static> Inject<S> {
         let mut queue = self.queue.lock().unwrap();
         let count = max.min(queue.entries.len());
         queue.entries.drain(..count).for_each(&mut each);
-        self.len.store(queue.entries.len(), Release);
+        self.len.store(queue.entries.len(), SeqCst);
     }
 
     /// Closes the queue and returns what was in it, for the caller to drop outside the lock.
     pub(crate) fn close(&self) -> VecDeque<Notified<S>> {
         let mut queue = self.queue.lock().unwrap();
         queue.closed = true;
-        self.len.store(0, Release);
+        self.len.store(0, SeqCst);
         std::mem::take(&mut queue.entries)
     }
 }

@@ -12,6 +12,19 @@ pub(crate) mod sync {
         pub(crate) use loom::sync::atomic::{
             fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
         };
+
+        /// An atomic that the caller only ever writes and reads with `SeqCst`, starting at
+        /// `value`. loom treats an atomic's initial value as a non-`SeqCst` store, which a
+        /// `SeqCst` load may still read after newer `SeqCst` stores (so it explores every such
+        /// stale read); the memory model forbids that read, since the initial value happens
+        /// before every access by a thread that was handed the atomic. A `SeqCst` store of the
+        /// same value right after creation, before anyone else can see the atomic, lets loom
+        /// apply the rule. See DESIGN.md, "Loom" ("SeqCst words").
+        pub(crate) fn seq_cst_usize(value: usize) -> AtomicUsize {
+            let atomic = AtomicUsize::new(value);
+            atomic.store(value, Ordering::SeqCst);
+            atomic
+        }
     }
 }
 

@@ -12,6 +12,13 @@ pub(crate) mod sync {
         pub(crate) use std::sync::atomic::{
             fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
         };
+
+        /// An atomic only ever accessed with `SeqCst`; in this build, just `new` (the loom
+        /// build's copy explains why it differs there).
+        #[inline(always)]
+        pub(crate) const fn seq_cst_usize(value: usize) -> AtomicUsize {
+            AtomicUsize::new(value)
+        }
     }
 }
 

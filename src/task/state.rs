@@ -25,8 +25,15 @@
 //! - The reference count counts: the run-queue entry (while `SCHEDULED`), the running poll,
 //!   the owned-tasks list, the join handle, and every waker. The memory is freed by whoever
 //!   drops the last one.
+//!
+//! Every access to the word is `SeqCst` (`Acquire`/`AcqRel` would do for the protocol). It
+//! costs nothing on x86, where every read-modify-write is a locked instruction and every load
+//! a plain `mov` whichever the ordering, and it rules out the stale reads a weaker load may
+//! return: loom explores each of those (a CAS that fails and retries, a join handle that looks
+//! once more), and in a two-worker model they were 77 % of all interleavings (DESIGN.md,
+//! "Loom", "SeqCst words"). The word starts with [`seq_cst_usize`] for the same reason.
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{seq_cst_usize, AtomicUsize, Ordering::*};
 
 const SCHEDULED: usize = 1 << 0;
 const RUNNING: usize = 1 << 1;
@@ -141,24 +148,24 @@ pub(super) enum WakeAction {
 impl State {
     pub(super) fn new() -> State {
         State {
-            word: AtomicUsize::new(INITIAL),
+            word: seq_cst_usize(INITIAL),
         }
     }
 
     pub(super) fn load(&self) -> Snapshot {
-        Snapshot(self.word.load(Acquire))
+        Snapshot(self.word.load(SeqCst))
     }
 
     /// Runs `f` on the current value until the compare-exchange succeeds. `f` returns the
     /// next value (or `None` to leave the word as it is) and the caller's result.
     fn update<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<usize>, R)) -> R {
-        let mut current = self.word.load(Acquire);
+        let mut current = self.word.load(SeqCst);
         loop {
             let (next, result) = f(Snapshot(current));
             let Some(next) = next else { return result };
             match self
                 .word
-                .compare_exchange_weak(current, next, AcqRel, Acquire)
+                .compare_exchange_weak(current, next, SeqCst, SeqCst)
             {
                 Ok(_) => return result,
                 Err(actual) => current = actual,
@@ -209,7 +216,7 @@ impl State {
 
     /// The output is stored: clear `RUNNING`, set `COMPLETE`. Returns the state before.
     pub(super) fn transition_to_complete(&self) -> Snapshot {
-        let prev = Snapshot(self.word.fetch_xor(RUNNING | COMPLETE, AcqRel));
+        let prev = Snapshot(self.word.fetch_xor(RUNNING | COMPLETE, SeqCst));
         debug_assert!(prev.is_running() && !prev.is_complete());
         prev
     }
@@ -327,9 +334,10 @@ impl State {
     }
 
     pub(super) fn ref_inc(&self) {
-        // Relaxed is enough: a new reference is only made from an existing one, which keeps
-        // the task alive; the decrement that frees is the one that synchronises.
-        let prev = self.word.fetch_add(REF_ONE, Relaxed);
+        // Relaxed would be enough (a new reference is only made from an existing one, which
+        // keeps the task alive; the decrement that frees is the one that synchronises), but
+        // a non-`SeqCst` write would let `SeqCst` loads read past it (see the module doc).
+        let prev = self.word.fetch_add(REF_ONE, SeqCst);
         if prev > isize::MAX as usize {
             // Overflow is possible only by leaking wakers in a loop; abort like `Arc` does.
             std::process::abort();
@@ -338,7 +346,7 @@ impl State {
 
     /// Drops `count` references. Returns `true` if they were the last ones.
     pub(super) fn ref_dec_by(&self, count: usize) -> bool {
-        let prev = Snapshot(self.word.fetch_sub(count * REF_ONE, AcqRel));
+        let prev = Snapshot(self.word.fetch_sub(count * REF_ONE, SeqCst));
         debug_assert!(prev.ref_count() >= count, "{prev:?} - {count}");
         prev.ref_count() == count
     }
