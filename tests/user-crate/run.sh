@@ -6,9 +6,8 @@
 # version passes, within a bound on the interleavings (tests/lost_update.rs). About a minute
 # from a warm target dir on 2 cores, most of it the build.
 #
-#   tests/user-crate/run.sh                        # the CI models
-#   SPINDLE_SLOW_MODELS=1 tests/user-crate/run.sh  # also the fixed two-worker models at the
-#                                                  # full bound (minutes)
+#   tests/user-crate/run.sh                        # every model (seconds, after the build)
+#   SPINDLE_SLOW_MODELS=1 tests/user-crate/run.sh  # also any #[ignore]d slow model (none today)
 set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTFLAGS="--cfg loom"

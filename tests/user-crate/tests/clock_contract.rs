@@ -4,8 +4,8 @@
 //! Written as attacks on the first multi-thread clock: the ones that failed then (a thread
 //! waiting for a current-thread core not counted; a sleeping loop livelocking the model
 //! after `block_on` returned or beside a thread outside the runtime; loom's 1,000-branch
-//! default) pass now. The `#[ignore]`d ones deadlock by the contract (a blocking call that
-//! waits for a sleeping task holds the clock, as in tokio) or are slow.
+//! default) pass now. The contract's one deadlock (a blocking call that waits for a sleeping
+//! task holds the clock, as in tokio) is asserted to deadlock.
 #![cfg(loom)]
 
 mod common;
@@ -447,18 +447,23 @@ model!(
     mt(1),
     ticker_while_outside_thread
 );
-model!(
-    #[ignore = "DEADLOCKS by the contract: a blocking call holds the clock (tokio too)"]
-    ct1_blocking_waits_for_a_sleeper,
-    ct(1),
-    blocking_waits_for_a_sleeper
-);
-model!(
-    #[ignore = "DEADLOCKS by the contract, as ct1_blocking_waits_for_a_sleeper"]
-    mt1_blocking_waits_for_a_sleeper,
-    mt(1),
-    blocking_waits_for_a_sleeper
-);
+/// The contract's one deadlock, asserted: a blocking call that waits for a sleeping task
+/// holds the clock, so the sleep never ends and loom reports the deadlock (tokio's paused
+/// clock does not auto-advance during a blocking call either).
+#[test]
+fn ct1_blocking_waits_for_a_sleeper() {
+    common::assert_model_fails("ct1_blocking_waits_for_a_sleeper", "deadlock", || {
+        ct(1).check(blocking_waits_for_a_sleeper);
+    });
+}
+
+/// As [`ct1_blocking_waits_for_a_sleeper`], on two workers.
+#[test]
+fn mt1_blocking_waits_for_a_sleeper() {
+    common::assert_model_fails("mt1_blocking_waits_for_a_sleeper", "deadlock", || {
+        mt(1).check(blocking_waits_for_a_sleeper);
+    });
+}
 model!(mt1_heartbeat_then_return, mt(1), heartbeat_then_return);
 model!(ct1_heartbeat_then_return, ct(1), heartbeat_then_return);
 
@@ -594,7 +599,6 @@ model!(
     two_intervals_in_order
 );
 model!(
-    #[ignore = "slow: about 200,000 interleavings (38 s when measured)"]
     mt1_joinset_order,
     mt(1),
     joinset_order

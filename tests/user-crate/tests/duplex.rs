@@ -25,7 +25,6 @@ fn duplex_carries_every_byte_through_a_small_buffer() {
 }
 
 #[test]
-#[ignore = "slow: two workers (113,403 interleavings at preemption bound 1: 197 s wall, 16 s CPU, on the loaded 2-core machine); SPINDLE_SLOW_MODELS=1"]
 fn duplex_between_two_workers() {
     common::assert_model_passes("duplex multi-thread", || {
         spindle::model::Builder::new_multi_thread()
