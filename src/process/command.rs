@@ -326,6 +326,29 @@ struct ThreadWatch {
     reap: ReapLock,
     /// The status, once reaped.
     slot: ResultSlot<io::Result<WaitStatus>>,
+    /// Set when the slot's result, taken once, was an error (the child was reaped by
+    /// someone outside spindle): every later wait or `try_wait` fails the same way instead
+    /// of looking at the emptied slot.
+    failed: std::sync::OnceLock<io::ErrorKind>,
+}
+
+impl ThreadWatch {
+    /// The error an earlier wait ended with, again.
+    fn earlier_failure(&self) -> Option<io::Error> {
+        let kind = *self.failed.get()?;
+        Some(io::Error::new(
+            kind,
+            "waiting for the child failed earlier (was it reaped outside spindle?)",
+        ))
+    }
+
+    /// The slot's result, just taken; an error is remembered for later waits.
+    fn taken(&self, result: io::Result<WaitStatus>) -> io::Result<WaitStatus> {
+        if let Err(error) = &result {
+            let _ = self.failed.set(error.kind());
+        }
+        result
+    }
 }
 
 /// Where the waiting thread of [`ExitWatch::Thread`] is, for the unit tests' hook.
@@ -364,7 +387,10 @@ impl ExitWatch {
                 let mut ready = ready!(pipe.poll_read_ready(cx))?;
                 ready.clear_ready();
             },
-            ExitWatch::Thread(watch) => ready!(watch.slot.poll_take(cx))?,
+            ExitWatch::Thread(watch) => match watch.earlier_failure() {
+                Some(error) => return Poll::Ready(Err(error)),
+                None => watch.taken(ready!(watch.slot.poll_take(cx)))?,
+            },
         };
         Poll::Ready(Ok(status))
     }
@@ -425,6 +451,7 @@ impl ExitWatch {
         let watch = Arc::new(ThreadWatch {
             reap: ReapLock::new(),
             slot: ResultSlot::new(),
+            failed: std::sync::OnceLock::new(),
         });
         let theirs = watch.clone();
         crate::loom::thread::Builder::new()
@@ -523,10 +550,16 @@ impl Child {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 ExitWatch::PidFd(_) => sys::try_wait(self.pid)?,
                 ExitWatch::Sigchld(_) => sys::try_wait(self.pid)?,
-                ExitWatch::Thread(watch) if watch.slot.is_complete() => {
-                    Some(watch.slot.wait_take(sys::SLOT_SPIN)?)
+                ExitWatch::Thread(watch) => {
+                    if let Some(error) = watch.earlier_failure() {
+                        return Err(error);
+                    }
+                    if watch.slot.is_complete() {
+                        Some(watch.taken(watch.slot.wait_take(sys::SLOT_SPIN))?)
+                    } else {
+                        None
+                    }
                 }
-                ExitWatch::Thread(_) => None,
             };
             self.status = status.map(exit_status);
         }
@@ -965,6 +998,40 @@ mod tests {
                 pause.release();
                 assert_eq!(child.wait().await.unwrap().code(), Some(0));
                 child.start_kill().expect("a kill after the wait is Ok(())");
+            });
+        }
+
+        /// Someone outside spindle reaps the child while the waiting thread holds it as a
+        /// zombie: the thread's reap fails (`ECHILD`), and so does every wait after it, each
+        /// with the same error: the first one used to take the slot's error and every later
+        /// `try_wait` (or the drop of a `kill_on_drop` child) then panicked on the empty slot.
+        #[test]
+        fn a_child_reaped_outside_spindle_fails_every_wait_without_a_panic() {
+            crate::block_on(async {
+                let (hook, mut pause) = paused_at(ThreadStage::Exited);
+                let mut child = Command::new("true")
+                    .kill_on_drop(true)
+                    .by_thread(hook)
+                    .spawn()
+                    .unwrap();
+                let pid = pid(&child);
+                pause.reached();
+                // SAFETY: `waitpid` on our own child's pid, with a valid status pointer.
+                let reaped = unsafe { libc::waitpid(pid, &mut 0, 0) };
+                assert_eq!(reaped, pid, "the test reaps the zombie itself");
+                pause.release();
+                let first = child.wait().await.expect_err("the thread's reap failed");
+                assert_eq!(first.raw_os_error(), Some(libc::ECHILD), "{first}");
+                for _ in 0..2 {
+                    let again = child.try_wait().expect_err("still failed");
+                    assert_eq!(again.kind(), first.kind(), "{again}");
+                }
+                let again = child.wait().await.expect_err("still failed");
+                assert_eq!(again.kind(), first.kind());
+                child
+                    .start_kill()
+                    .expect_err("the wait failed, so the kill does too");
+                drop(child); // kill_on_drop: must not panic
             });
         }
 
