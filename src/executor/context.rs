@@ -79,6 +79,13 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
     }
 }
 
+/// Whether this thread drives a scheduler now (a worker, or inside `block_on`): where
+/// blocking would stall tasks. A thread that only entered a runtime (`Runtime::enter`, a
+/// `spawn_blocking` call) does not: it may block, as in tokio.
+pub(crate) fn is_driving() -> bool {
+    DRIVING.try_with(Cell::get).unwrap_or(false)
+}
+
 /// Marks this thread as driving a scheduler until the guard drops.
 pub(crate) struct DrivingGuard(());
 

@@ -9,11 +9,13 @@ use crate::loom::sync::{Condvar, Mutex};
 /// Polls `future` on this thread, sleeping on a condition variable between wakes.
 ///
 /// # Panics
-/// Inside a spindle runtime: blocking there would stall every task of that runtime (and
-/// deadlock a current-thread one if the other end is one of its tasks).
+/// On a thread that drives a spindle runtime (in a task, or inside `block_on`): blocking there
+/// would stall every task of that runtime (and deadlock a current-thread one if the other end
+/// is one of its tasks). A `spawn_blocking` call, or a thread that only entered a runtime, may
+/// block, as in tokio (`tests/differential/blocking.rs`).
 #[track_caller]
 pub(crate) fn block_on<F: Future>(what: &str, future: F) -> F::Output {
-    if crate::executor::context::with_current(|runtime| runtime.is_some()) {
+    if crate::executor::context::is_driving() {
         panic!(
             "{what} called inside a spindle runtime: blocking here would stall the runtime's \
              tasks; use the async method (`.await`) instead"

@@ -158,3 +158,49 @@ fn a_blocking_call_runs_inside_its_runtime() {
     assert_eq!(tokio, vec![7, 7]);
     assert_eq!(spawn_from_a_blocking_call::spindle(), tokio);
 }
+
+on_both! {
+    /// Where a thread may block: a `spawn_blocking` call may use `blocking_recv` and
+    /// `block_in_place`, and so may a plain thread that only entered the runtime; inside
+    /// `block_on` a `blocking_recv` panics. Returns the values received and whether the last
+    /// one panicked.
+    fn where_a_thread_may_block() -> (u32, u32, u32, bool) {
+        let runtime = rt::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, rx) = rt::sync::oneshot::channel::<u32>();
+        let from_blocking_call = runtime.block_on(async move {
+            let call = rt::task::spawn_blocking(move || rx.blocking_recv().unwrap());
+            tx.send(1).unwrap();
+            call.await.unwrap()
+        });
+        let in_place = runtime.block_on(async {
+            rt::task::spawn_blocking(|| rt::task::block_in_place(|| 2))
+                .await
+                .unwrap()
+        });
+        let entered = runtime.enter();
+        let (tx, rx) = rt::sync::oneshot::channel::<u32>();
+        let sender = std::thread::spawn(move || tx.send(3).unwrap());
+        let after_enter = rx.blocking_recv().unwrap();
+        sender.join().unwrap();
+        drop(entered);
+        let inside_block_on = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(async {
+                let (_tx, rx) = rt::sync::oneshot::channel::<u32>();
+                let _ = rx.blocking_recv();
+            })
+        }))
+        .is_err();
+        (from_blocking_call, in_place, after_enter, inside_block_on)
+    }
+}
+
+#[test]
+fn a_blocking_call_and_an_entered_thread_may_block_block_on_may_not() {
+    let spindle = where_a_thread_may_block::spindle();
+    assert_eq!(spindle, (1, 2, 3, true));
+    assert_eq!(spindle, where_a_thread_may_block::tokio());
+}

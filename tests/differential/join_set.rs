@@ -248,8 +248,9 @@ fn task_local_scopes() {
 }
 
 /// spindle deliberately differs here: tokio's `block_in_place` on its multi-thread runtime
-/// moves the worker's tasks away and blocks; spindle refuses with a panic inside any runtime
-/// (see the function's docs). Outside a runtime both just run the closure.
+/// moves the worker's tasks away and blocks; spindle refuses with a panic on a thread that
+/// drives a runtime (see the function's docs). Outside a runtime both just run the closure
+/// (and on a `spawn_blocking` thread: `blocking.rs`).
 #[test]
 fn block_in_place_runs_outside_a_runtime_and_refuses_inside() {
     assert_eq!(spindle::task::block_in_place(|| 1), 1);
