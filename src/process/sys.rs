@@ -234,10 +234,10 @@ fn wait_inner(pid: pid_t, flags: c_int) -> io::Result<Option<WaitStatus>> {
     }
 }
 
-/// `waitid(P_PID, pid, WEXITED | WNOWAIT)`, retrying on `EINTR`: blocks until the child has
-/// ended, **without reaping it**. The child stays a zombie, so its pid cannot be given to
-/// another process until someone reaps it (see `reap_lock.rs`).
-pub(crate) fn wait_exited(pid: pid_t) -> io::Result<()> {
+/// `waitid(P_PID, pid, WEXITED | WNOWAIT | flags)`, retrying on `EINTR`: looks at the
+/// child's end **without reaping it**. Returns the pid of the child it reports (0 if
+/// `WNOHANG` found it still running).
+fn waitid_without_reaping(pid: pid_t, flags: libc::c_int) -> io::Result<pid_t> {
     loop {
         // SAFETY: siginfo_t is plain old data, for which all zeroes is a valid value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -247,11 +247,13 @@ pub(crate) fn wait_exited(pid: pid_t) -> io::Result<()> {
                 libc::P_PID,
                 pid as libc::id_t,
                 &mut info,
-                libc::WEXITED | libc::WNOWAIT,
+                libc::WEXITED | libc::WNOWAIT | flags,
             )
         };
         if ret == 0 {
-            return Ok(());
+            // SAFETY: waitid succeeded, so `info` holds a child record (all zeroes if
+            // `WNOHANG` found none ended).
+            return Ok(unsafe { info.si_pid() });
         }
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
@@ -260,26 +262,17 @@ pub(crate) fn wait_exited(pid: pid_t) -> io::Result<()> {
     }
 }
 
-/// Tests only: whether child `pid` has ended, without reaping it (`waitid(WEXITED | WNOHANG |
-/// WNOWAIT)`): `Ok(true)` for a zombie, `Ok(false)` while it runs, `ECHILD` once reaped.
+/// Blocks until child `pid` has ended, **without reaping it**: the child stays a zombie, so
+/// its pid cannot be given to another process until someone reaps it (see `reap_lock.rs`).
+pub(crate) fn wait_exited(pid: pid_t) -> io::Result<()> {
+    waitid_without_reaping(pid, 0).map(drop)
+}
+
+/// Tests only: whether child `pid` has ended, without reaping it: `Ok(true)` for a zombie,
+/// `Ok(false)` while it runs, `ECHILD` once reaped.
 #[cfg(all(test, not(loom)))]
 pub(crate) fn has_exited(pid: pid_t) -> io::Result<bool> {
-    // SAFETY: siginfo_t is plain old data, for which all zeroes is a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is a live, writable siginfo_t, the only memory waitid writes.
-    let ret = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    if ret == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: waitid succeeded, so `info` holds a child record, all zeroes if none ended.
-    Ok(unsafe { info.si_pid() } != 0)
+    Ok(waitid_without_reaping(pid, libc::WNOHANG)? != 0)
 }
 
 /// `kill(pid, SIGKILL)`. A child already ended but not yet reaped is not an error.
