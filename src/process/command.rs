@@ -970,6 +970,20 @@ mod tests {
             (hook, pause)
         }
 
+        /// A `kill_on_drop` child (`true`) that has exited, its waiting thread held before the
+        /// reap: the child is a zombie. Returns it, its pid, and the thread's pause.
+        fn held_zombie_to_kill_on_drop() -> (super::super::Child, libc::pid_t, Pause) {
+            let (hook, pause) = paused_at(ThreadStage::Exited);
+            let child = Command::new("true")
+                .kill_on_drop(true)
+                .by_thread(hook)
+                .spawn()
+                .unwrap();
+            let pid = pid(&child);
+            pause.reached();
+            (child, pid, pause)
+        }
+
         fn pid(child: &super::super::Child) -> libc::pid_t {
             child.id().expect("not reaped yet") as libc::pid_t
         }
@@ -1008,14 +1022,7 @@ mod tests {
         #[test]
         fn a_child_reaped_outside_spindle_fails_every_wait_without_a_panic() {
             crate::block_on(async {
-                let (hook, mut pause) = paused_at(ThreadStage::Exited);
-                let mut child = Command::new("true")
-                    .kill_on_drop(true)
-                    .by_thread(hook)
-                    .spawn()
-                    .unwrap();
-                let pid = pid(&child);
-                pause.reached();
+                let (mut child, pid, mut pause) = held_zombie_to_kill_on_drop();
                 // SAFETY: `waitpid` on our own child's pid, with a valid status pointer.
                 let reaped = unsafe { libc::waitpid(pid, &mut 0, 0) };
                 assert_eq!(reaped, pid, "the test reaps the zombie itself");
@@ -1071,14 +1078,7 @@ mod tests {
                 let status = child.kill().await.unwrap();
                 assert_eq!(status.signal(), Some(libc::SIGKILL));
 
-                let (hook, mut pause) = paused_at(ThreadStage::Exited);
-                let child = Command::new("true")
-                    .kill_on_drop(true)
-                    .by_thread(hook)
-                    .spawn()
-                    .unwrap();
-                let pid = pid(&child);
-                pause.reached();
+                let (child, pid, mut pause) = held_zombie_to_kill_on_drop();
                 drop(child); // kills the zombie: harmless
                 pause.release();
                 // The thread reaps it: look until it is gone, within the hang guard.
