@@ -342,6 +342,15 @@ impl Trace {
             .collect()
     }
 
+    /// Turns of the driver that did not block (a busy worker letting I/O and timers in
+    /// between polls), over every thread; sleeps in the driver are not counted.
+    pub fn reactor_turns(&self) -> usize {
+        (self.tracks.iter())
+            .flat_map(|track| &track.events)
+            .filter(|event| matches!(event, Event::ReactorTurn { .. }))
+            .count()
+    }
+
     /// Writes the trace as a Chrome trace event JSON object (`{"traceEvents": [...]}`), for
     /// Perfetto or `chrome://tracing`. Times are microseconds since the runtime was built.
     ///

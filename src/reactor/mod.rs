@@ -58,6 +58,7 @@ mod loom_tests;
 
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -123,6 +124,12 @@ pub(crate) struct Inner {
     unpark: std::sync::Arc<DriverUnpark>,
     /// Tick 0 of the timer wheel.
     start: Instant,
+    /// No timer expires before this tick (`u64::MAX`: none waits), for a busy worker that
+    /// must decide how soon to turn the driver without taking the timers' lock. Written only
+    /// under that lock: lowered when a timer is filed, set to the wheel's next expiration
+    /// after each turn (a cancelled timer leaves it early, which costs one needless turn). A
+    /// hint that no protocol rests on, so a `std` atomic; loom never reads it.
+    next_timer_tick: AtomicU64,
     /// Under loom: the model clock's counters (`model_clock.rs`). Plain std atomics,
     /// invisible to loom on purpose: exact under loom's one-thread-at-a-time execution, and
     /// models without timers pay no loom operation for the clock.
@@ -198,6 +205,7 @@ impl Driver {
                 state: AtomicUsize::new(EMPTY),
                 waker,
             }),
+            next_timer_tick: AtomicU64::new(u64::MAX),
             start: Instant::now(),
             #[cfg(loom)]
             model_clock: Default::default(),
@@ -294,13 +302,14 @@ impl Park for Driver {
         let now_tick = inner.instant_to_tick_floor(Instant::now());
         {
             let mut timers = inner.timers.lock().unwrap();
-            if timers
-                .wheel
-                .next_expiration()
-                .is_some_and(|next| next <= now_tick)
-            {
+            let mut next = timers.wheel.next_expiration();
+            if next.is_some_and(|next| next <= now_tick) {
                 timers.wheel.advance(now_tick, &mut self.wakers);
+                next = timers.wheel.next_expiration();
             }
+            inner
+                .next_timer_tick
+                .store(next.unwrap_or(u64::MAX), Relaxed);
         }
         // The collected wakers are woken by the runtime once it has let go of the driver
         // (`take_woken`), not here.
@@ -515,8 +524,15 @@ impl Handle {
         }
     }
 
-    /// Wakes the driver if it is blocked past `tick` (a timer inserted from another thread).
+    /// A timer was filed for `tick` (`timers` is the held lock): lowers the next-timer hint
+    /// and wakes the driver if it is blocked past `tick` (a timer inserted from another
+    /// thread).
     pub(crate) fn timer_inserted(&self, timers: &mut Timers, tick: u64) {
+        // Load and store, not an RMW: every writer holds the timers' lock.
+        let hint = &self.inner.next_timer_tick;
+        if tick < hint.load(Relaxed) {
+            hint.store(tick, Relaxed);
+        }
         if let Some(parked_until) = timers.parked_until {
             if tick < parked_until {
                 timers.parked_until = Some(tick);
@@ -529,6 +545,18 @@ impl Handle {
     #[allow(dead_code)]
     pub(crate) fn registered_sources(&self) -> usize {
         self.sources().slab.len()
+    }
+}
+
+#[cfg(not(loom))]
+impl Handle {
+    /// No timer of this reactor expires before this instant (`None`: none waits). Read
+    /// without a lock, so possibly a little stale; see `Inner::next_timer_tick`.
+    pub(crate) fn next_timer_hint(&self) -> Option<Instant> {
+        match self.inner.next_timer_tick.load(Relaxed) {
+            u64::MAX => None,
+            tick => self.inner.tick_to_instant(tick),
+        }
     }
 }
 

@@ -243,3 +243,92 @@ fn instant_arithmetic_matches_tokio() {
     assert_eq!(t_moved.into_std(), moved);
     assert!(earlier.elapsed() >= later - earlier);
 }
+
+/// How long each poll of the busy task below computes.
+const BUSY_POLL: Duration = Duration::from_micros(50);
+/// The sleep that must fire while the busy task keeps the only worker busy.
+const SHORT_SLEEP: Duration = Duration::from_millis(1);
+
+/// One worker, kept busy by a task that computes for `BUSY_POLL` and yields, over and over; a
+/// sleep of `SHORT_SLEEP`, filed before the busy task starts. Returns how many polls the busy
+/// task had finished when the sleep's task ran. The count, not a time: every poll takes at
+/// least `BUSY_POLL` of wall time however loaded the machine is, so the deadline (at most
+/// 2 ms after the sleep was filed, with the timer tick's rounding) has passed by poll 40.
+macro_rules! busy_worker_scenario {
+    ($name:ident, $rt:ident, $runtime:expr) => {
+        fn $name() -> usize {
+            use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+            use std::sync::{mpsc, Arc};
+            let runtime = $runtime;
+            let polls = Arc::new(AtomicUsize::new(0));
+            let done = Arc::new(AtomicBool::new(false));
+            let (filed_tx, filed_rx) = mpsc::channel();
+            let sleeper = runtime.spawn({
+                let (polls, done) = (polls.clone(), done.clone());
+                async move {
+                    let sleep = $rt::time::sleep(SHORT_SLEEP);
+                    let mut sleep = std::pin::pin!(sleep);
+                    // The first poll files the timer.
+                    $rt::select! {
+                        biased;
+                        _ = &mut sleep => panic!("a 1 ms sleep completed at once"),
+                        _ = std::future::ready(()) => {}
+                    }
+                    filed_tx.send(()).unwrap();
+                    sleep.await;
+                    let seen = polls.load(SeqCst);
+                    done.store(true, SeqCst);
+                    seen
+                }
+            });
+            filed_rx.recv().unwrap();
+            let busy = runtime.spawn(async move {
+                while !done.load(SeqCst) {
+                    let start = Instant::now();
+                    while start.elapsed() < BUSY_POLL {}
+                    polls.fetch_add(1, SeqCst);
+                    $rt::task::yield_now().await;
+                }
+            });
+            let seen = runtime.block_on(sleeper).unwrap();
+            runtime.block_on(busy).unwrap();
+            seen
+        }
+    };
+}
+
+busy_worker_scenario!(
+    spindle_busy_worker,
+    spindle,
+    spindle::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+);
+busy_worker_scenario!(
+    tokio_busy_worker,
+    tokio,
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+);
+
+/// A timer is not kept waiting for the busy worker's periodic driver turn (every 61 polls,
+/// here 3 ms): tokio looks at its driver whenever only yielded tasks are left, spindle checks
+/// the next timer about every 100 µs (`worker::DriverTurns`). Without that check the sleep
+/// fired after about 61 polls.
+#[test]
+fn a_timer_fires_while_the_only_worker_is_busy_with_long_polls() {
+    // Deadline by poll 40, plus the check's granularity (a check every 100 µs, two polls).
+    const BY: usize = 45;
+    let spindle = spindle_busy_worker();
+    let tokio = tokio_busy_worker();
+    assert!(
+        spindle <= BY,
+        "spindle: the sleep fired after {spindle} polls"
+    );
+    assert!(tokio <= BY, "tokio: the sleep fired after {tokio} polls");
+}

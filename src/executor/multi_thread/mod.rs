@@ -19,7 +19,7 @@
 //!   local queue, a batch from the injection queue, then steals.
 //! - Every 31 ticks it looks at the injection queue first, taking a batch (its fair share,
 //!   at most half a local queue) so a burst of remote spawns drains even while local tasks
-//!   keep yielding; every 61 (sooner when polls are long: about every 100 µs) it lets the
+//!   keep yielding; every 61 (sooner when a timer is due: `worker::DriverTurns`) it lets the
 //!   driver dispatch I/O and timers without blocking.
 //! - A task that is always ready is cut off by the cooperative budget (128 units per poll,
 //!   `task::coop`) and a self-wake goes to the back of the local queue, never the LIFO slot.
