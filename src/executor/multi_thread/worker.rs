@@ -308,17 +308,15 @@ impl DriverTurns {
     }
 
     /// The worker just slept (its park turned the driver): count the next turn from here,
-    /// and check for a due timer after the first poll (the rate of polls is unknown yet;
-    /// under loom every check is a turn, so the next comes `event_interval` polls on).
+    /// and check for a due timer after the first poll (under loom every check is a turn, so
+    /// the next comes `event_interval` polls on). No clock is read here: the first check
+    /// measures its rate from the check before the sleep, which makes it look slow, and the
+    /// doubling rule keeps the gap after it at two polls.
     fn restart(&mut self, tick: u32) {
         let first_check = if cfg!(loom) { self.event_interval } else { 1 };
         self.last_turn = tick;
         self.next_check = tick.wrapping_add(first_check);
         self.check_gap = first_check;
-        #[cfg(not(loom))]
-        {
-            self.last_check = (std::time::Instant::now(), tick);
-        }
     }
 }
 
